@@ -9,7 +9,8 @@ PY=.venv/bin/python
 echo "== tests on the real topology (PostgreSQL + Redis)"
 DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
 REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
-SECRET_KEY="test-only-secret-key-for-the-suite" \
+SECRET_KEY="test-only-secret-key-for-the-suite" SHOP_TOKEN_SECRET="test-only-shop-token-secret" \
+DATABASE_CONN_MAX_AGE=0 \
   $PY -m pytest "$@"
 
 echo "== tests on the embedded default (SQLite, in-process)"

@@ -4,4 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from support_bot.consumers import ChatConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+]

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 
 from orders.models import Customer
+from routing.fake_provider import FakeProviderServer
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
 
 SUPPORT_AGENTS = "Support agents"
@@ -35,3 +45,157 @@ def agent(db: Any) -> User:
     user = User.objects.create_user("agent", "agent@example.com", "agent-password", is_staff=True)
     user.groups.add(group)
     return user
+
+
+# --- the real parts: fake provider, Celery worker, ASGI server -------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPOLOGY = bool(os.environ.get("REDIS_URL"))
+
+
+@pytest.fixture(scope="session")
+def fake_provider_server() -> Iterator[FakeProviderServer]:
+    with FakeProviderServer(ttft_ms=20, tokens_per_s=400, reply_tokens=20) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_provider(
+    fake_provider_server: FakeProviderServer, settings: Any
+) -> Iterator[FakeProviderServer]:
+    """The fake OpenAI-compatible provider, fresh for each test, wired in as the bot's LLM."""
+    fake_provider_server.reset()
+    settings.LLM_BASE_URL = fake_provider_server.base_url
+    settings.LLM_MODEL = "fake-model"
+    yield fake_provider_server
+    fake_provider_server.reset()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def topology_env(**extra: str) -> dict[str, str]:
+    """The environment for a worker or server process that shares the test database."""
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DJANGO_SETTINGS_MODULE="support_bot.settings",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: Any, django_db_blocker: Any, fake_provider_server: FakeProviderServer
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """A real Celery worker process on the real topology (None on the embedded default)."""
+    if not TOPOLOGY:
+        yield None
+        return
+    with django_db_blocker.unblock():
+        env = topology_env(LLM_BASE_URL=fake_provider_server.base_url, LLM_MODEL="fake-model")
+    log = (ROOT / "var" / "test-worker.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "support_bot",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    _wait_for_worker(process)
+    yield process
+    _stop(process)
+
+
+def _wait_for_worker(process: subprocess.Popen[bytes]) -> None:
+    from support_bot.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the Celery worker exited; see var/test-worker.log")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("the Celery worker did not answer within 60 s")
+
+
+@pytest.fixture
+def reply_workers(
+    celery_worker_process: Any, fake_provider: FakeProviderServer
+) -> FakeProviderServer:
+    """Whatever writes bot replies on this topology: in-process, or the worker process."""
+    return fake_provider
+
+
+@pytest.fixture(scope="session")
+def asgi_server(
+    django_db_setup: Any, django_db_blocker: Any, celery_worker_process: Any
+) -> Iterator[str]:
+    """uvicorn serving the app on a free port, on the real topology: its ws:// base URL."""
+    if not TOPOLOGY:
+        pytest.skip("needs the real topology")
+    port = _free_port()
+    with django_db_blocker.unblock():
+        env = topology_env()
+    log = (ROOT / "var" / "test-asgi.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "support_bot.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start; see var/test-asgi.log") from None
+            time.sleep(0.1)
+    yield f"ws://127.0.0.1:{port}"
+    _stop(process)

@@ -50,7 +50,7 @@ class ImportSummary:
 
     def __str__(self) -> str:
         parts = [
-            f"{kind}: {self.created.get(kind, 0)} new, {self.updated.get(kind, 0)} updated"
+            f"{kind}: {self.created.get(kind, 0)} new, {self.updated.get(kind, 0)} already known"
             for kind in ("customers", "products", "variants", "orders", "policies")
         ]
         return "; ".join(parts)
@@ -87,8 +87,9 @@ def shop_import_file(
 def shop_import(*, data: Any, progress: Progress | None = None) -> ImportSummary:
     """Import decoded JSON (or an already validated ShopFile)."""
     shop = data if isinstance(data, ShopFile) else parse_shop_file(data)
-    _check_references(shop)
     with transaction.atomic():
+        # Checked inside the transaction: a customer deleted meanwhile cannot slip past.
+        _check_references(shop)
         return _write(shop, progress or (lambda stage, done, total: None))
 
 

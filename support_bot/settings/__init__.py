@@ -45,6 +45,9 @@ SECRET_KEY = _secret
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Shop sites that embed the widget (e.g. "https://shop.example.com"); the bot's own hosts
+# are always allowed.
+WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,8 +91,11 @@ TEMPLATES = [
     },
 ]
 
+# var/ holds the embedded database, collected static files and local logs.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "static").mkdir(exist_ok=True)
+
 if DATABASE_URL is None:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES: dict[str, Any] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -155,7 +162,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
+# WhiteNoise serves the widget and admin assets straight from the apps, so neither the
+# embedded default nor a small deploy needs collectstatic or a separate web server.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "/admin/login/"
 
@@ -164,6 +175,37 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Shop data import: files above this size are refused before they are parsed.
 SHOP_IMPORT_MAX_BYTES = env_int("SHOP_IMPORT_MAX_MB", 20, minimum=1) * 1024 * 1024
+
+# Shared with the shop's backend, which signs its logged-in customer's id with it
+# (support_bot.identity). The embedded default derives one so the demo works.
+_shop_secret = env_str("SHOP_TOKEN_SECRET")
+if _shop_secret is None:
+    if not EMBEDDED:
+        raise ImproperlyConfigured("SHOP_TOKEN_SECRET is required outside the embedded default.")
+    _shop_secret = "embedded-shop-token-secret"
+SHOP_TOKEN_SECRET: str = _shop_secret
+
+# The chat's LLM until the routing registry takes over: any OpenAI-compatible endpoint.
+LLM_BASE_URL: str = env_url("LLM_BASE_URL", ("http", "https")) or env_str(
+    "LOCAL_MODEL_URL", "http://127.0.0.1:8001/v1"
+)
+LLM_MODEL = env_str("LLM_MODEL", "smollm2-135m-instruct")
+LLM_API_KEY = env_str("LLM_API_KEY")
+LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 256, minimum=1)
+LLM_CONNECT_TIMEOUT = env_int("LLM_CONNECT_TIMEOUT_S", 5, minimum=1)
+LLM_READ_TIMEOUT = env_int("LLM_READ_TIMEOUT_S", 30, minimum=1)
+LLM_TOTAL_TIMEOUT = env_int("LLM_TOTAL_TIMEOUT_S", 90, minimum=1)
+# Celery's limits sit above the HTTP timeouts so a stuck call ends as a clean failure.
+REPLY_SOFT_TIME_LIMIT = LLM_TOTAL_TIMEOUT + 15
+REPLY_HARD_TIME_LIMIT = LLM_TOTAL_TIMEOUT + 30
+
+# The widget's websocket: frame size and per-connection message rate.
+CHAT_MAX_FRAME_BYTES = 8 * 1024
+CHAT_MAX_TEXT_CHARS = 4000
+CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 5, minimum=1)
+CHAT_RATE_PER_MINUTE = env_int("CHAT_RATE_PER_MINUTE", 20, minimum=1)
+VERIFY_MAX_FAILURES = 5
+VERIFY_LOCK_MINUTES = 15
 
 # The shop's name as shoppers see it, and its default currency.
 SHOP_NAME = env_str("SHOP_NAME", "Demo Outfitters")

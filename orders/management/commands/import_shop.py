@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders.import_schema import ShopImportError
+from orders.management.progress import ImportProgress
 from orders.services.shop_import import shop_import_file
 
 
@@ -25,20 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         max_mb: int | None = options["max_mb"]
-        err = self.stderr
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if total:
-                err.write(f"\r{stage}: {done}/{total}", ending="")
-                if done == total:
-                    err.write("")
-                sys.stderr.flush()
-
         try:
             summary = shop_import_file(
                 path=path,
                 max_bytes=None if max_mb is None else max_mb * 1024 * 1024,
-                progress=progress,
+                progress=ImportProgress(self.stderr),
             )
         except ShopImportError as exc:
             raise CommandError(f"{path}: nothing was imported.\n{exc}") from None

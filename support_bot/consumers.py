@@ -1,0 +1,250 @@
+"""The shopper widget's websocket (protocol: docs/protocol.md).
+
+The consumer validates frames, calls services, and forwards the conversation's group
+events. It never calls a provider: replies are written by the reply task.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from orders.selectors import customer_get
+from support_bot.identity import InvalidCustomerToken, customer_token_verify
+from support_bot.models import Conversation
+from support_bot.selectors import conversation_history
+from support_bot.services.conversations import (
+    ConversationForbidden,
+    VerificationFailed,
+    VerificationLocked,
+    conversation_open,
+    conversation_token,
+    conversation_verify,
+)
+from support_bot.services.messages import message_receive
+from support_bot.tasks import reply_enqueue
+
+logger = logging.getLogger(__name__)
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+class TokenBucket:
+    """Per-connection message rate: a burst, then a steady rate."""
+
+    def __init__(self, burst: int, per_minute: int) -> None:
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.rate = per_minute / 60.0
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _text(frame: dict[str, Any], key: str, *, limit: int, required: bool = True) -> str:
+    value = frame.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise FrameError("bad_frame", f"'{key}' must be a string")
+    value = value.strip()
+    if required and not value:
+        raise FrameError("bad_frame", f"'{key}' must not be empty")
+    if len(value) > limit:
+        raise FrameError("too_large", f"'{key}' is longer than {limit} characters")
+    return value
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    conversation: Conversation | None = None
+
+    async def connect(self) -> None:
+        self.conversation = None
+        self.messages_bucket = TokenBucket(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_MINUTE)
+        # Frames of any kind: generous, but a flood still gets refused.
+        self.frames_bucket = TokenBucket(30, 240)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.conversation is not None:
+            await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = self._parse(text_data, bytes_data)
+            handler = self.HANDLERS.get(frame["type"])
+            if handler is None:
+                raise FrameError("unknown_type", f"unknown frame type {frame['type']!r}")
+            if frame["type"] != "hello" and self.conversation is None:
+                raise FrameError("hello_required", "send a hello frame first")
+            await handler(self, frame)
+        except FrameError as error:
+            await self._send(
+                {"type": "error", "code": error.code, "message": error.message, **error.extra}
+            )
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise FrameError("bad_frame", "send JSON text frames")
+        if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+            raise FrameError(
+                "too_large", f"frames are limited to {settings.CHAT_MAX_FRAME_BYTES} bytes"
+            )
+        if not self.frames_bucket.take():
+            raise FrameError("rate_limited", "too many frames; slow down")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise FrameError("bad_json", "the frame is not valid JSON") from None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise FrameError("bad_frame", "a frame is a JSON object with a string 'type'")
+        return frame
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame))
+
+    # --- client frames -------------------------------------------------------------
+
+    async def on_hello(self, frame: dict[str, Any]) -> None:
+        if self.conversation is not None:
+            raise FrameError("bad_frame", "hello was already sent on this connection")
+        token = frame.get("conversation")
+        customer_token = frame.get("customer_token")
+        language = frame.get("language")
+        if token is not None and not isinstance(token, str):
+            raise FrameError("bad_frame", "'conversation' must be a string or null")
+        if language is not None and not isinstance(language, str):
+            raise FrameError("bad_frame", "'language' must be a string")
+        customer = None
+        if customer_token:
+            try:
+                external_id = customer_token_verify(customer_token)
+            except InvalidCustomerToken:
+                raise FrameError("forbidden", "the customer token is not valid") from None
+            customer = await database_sync_to_async(customer_get)(external_id=external_id)
+            if customer is None:
+                raise FrameError("forbidden", "the customer token is not valid")
+        try:
+            conversation = await database_sync_to_async(conversation_open)(
+                token=token, customer=customer, language=language
+            )
+        except ConversationForbidden:
+            await self._send(
+                {
+                    "type": "error",
+                    "code": "forbidden",
+                    "message": "That conversation belongs to someone else; starting a new one.",
+                }
+            )
+            conversation = await database_sync_to_async(conversation_open)(
+                token=None, customer=customer, language=language
+            )
+        await self._join(conversation)
+
+    async def _join(self, conversation: Conversation) -> None:
+        # Join the group before reading the history: a delta published in between is then
+        # queued for us, and the widget drops what the history already holds (by seq).
+        self.conversation = conversation
+        await self.channel_layer.group_add(conversation.group_name, self.channel_name)
+        history = await database_sync_to_async(conversation_history)(
+            conversation_id=conversation.pk
+        )
+        customer = conversation.customer
+        await self._send(
+            {
+                "type": "welcome",
+                "conversation": conversation_token(conversation),
+                "state": conversation.state,
+                "customer": {"name": customer.name} if customer else None,
+                "messages": history,
+            }
+        )
+
+    async def on_message(self, frame: dict[str, Any]) -> None:
+        assert self.conversation is not None
+        raw_id = frame.get("client_id")
+        try:
+            client_id = uuid.UUID(str(raw_id)) if isinstance(raw_id, str) else None
+        except ValueError:
+            client_id = None
+        if client_id is None:
+            raise FrameError("bad_frame", "'client_id' must be a UUID")
+        text = _text(frame, "text", limit=settings.CHAT_MAX_TEXT_CHARS)
+        if not self.messages_bucket.take():
+            raise FrameError(
+                "rate_limited", "you are sending messages too fast", client_id=str(client_id)
+            )
+        received = await database_sync_to_async(message_receive)(
+            conversation_id=self.conversation.pk, text=text, client_id=client_id
+        )
+        await self._send(
+            {"type": "ack", "client_id": str(client_id), "message_id": received.shopper_message_id}
+        )
+        if received.created and received.reply_id is not None:
+            await reply_enqueue(received.reply_id)
+
+    async def on_verify(self, frame: dict[str, Any]) -> None:
+        assert self.conversation is not None
+        order_number = _text(frame, "order_number", limit=60)
+        contact = _text(frame, "contact", limit=254)
+        try:
+            customer = await database_sync_to_async(conversation_verify)(
+                conversation_id=self.conversation.pk, order_number=order_number, contact=contact
+            )
+        except VerificationLocked as locked:
+            raise FrameError(
+                "verification_locked",
+                "Too many attempts. Please try again later.",
+                retry_at=locked.until.isoformat(),
+            ) from None
+        except VerificationFailed:
+            raise FrameError(
+                "verification_failed",
+                "We couldn't verify an order with those details.",
+            ) from None
+        self.conversation.customer = customer
+        await self._send({"type": "verified", "customer": {"name": customer.name}})
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self._send({"type": "pong"})
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        return None  # shown to support agents once they can hold a conversation
+
+    async def on_rating(self, frame: dict[str, Any]) -> None:
+        raise FrameError("bad_frame", "ratings are taken once a conversation is resolved")
+
+    HANDLERS = {
+        "hello": on_hello,
+        "message": on_message,
+        "verify": on_verify,
+        "ping": on_ping,
+        "typing": on_typing,
+        "rating": on_rating,
+    }
+
+    # --- group events --------------------------------------------------------------
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        # Named after streams.EVENT_TYPE ("chat.frame"): Channels maps the dot to "_".
+        await self._send(event["frame"])

@@ -1,0 +1,101 @@
+"""Conversations between a shopper and the bot (and later a support agent).
+
+State changes go through ``support_bot.services``; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    class State(models.TextChoices):
+        BOT = "bot", "With the bot"
+        WAITING = "waiting", "Waiting for an agent"
+        AGENT = "agent", "With an agent"
+        RESOLVED = "resolved", "Resolved"
+
+    class Identity(models.TextChoices):
+        ANONYMOUS = "anonymous", "Anonymous"
+        # The shop's backend signed the customer's id: resuming needs that token again.
+        TOKEN = "token", "Signed in at the shop"
+        # An anonymous shopper proved an order was theirs (order number + email/postcode).
+        VERIFIED = "verified", "Verified by order"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(
+        "orders.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+    identity = models.CharField(max_length=10, choices=Identity.choices, default=Identity.ANONYMOUS)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BOT)
+    language = models.CharField(max_length=8, default="en")
+    verify_failures = models.PositiveIntegerField(default=0)
+    verify_locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["state", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"Conversation {str(self.public_id)[:8]}"
+
+    @property
+    def group_name(self) -> str:
+        """The channel-layer group every open widget of this conversation listens on."""
+        return f"conversation.{self.public_id.hex}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        SHOPPER = "shopper", "Shopper"
+        BOT = "bot", "Bot"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        GENERATING = "generating", "Generating"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DONE)
+    text = models.TextField(blank=True)
+    # The widget's own id for a shopper message: a re-send after a reconnect is recognised.
+    client_id = models.UUIDField(null=True, blank=True)
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    error_code = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    first_token_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_client_id",
+            )
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:40]}"

@@ -1,0 +1,76 @@
+"""Reading conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from support_bot.models import Conversation, Message
+from support_bot.streams import partial_get
+
+HISTORY_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """Everything a worker needs to write one reply, read in one go."""
+
+    reply_id: int
+    group: str
+    conversation_state: str
+    language: str
+    customer_id: int | None
+    customer_name: str | None
+    history: tuple[Turn, ...]
+
+
+def conversation_history(*, conversation_id: int) -> list[dict[str, Any]]:
+    """The conversation as the widget shows it, partial replies included."""
+    messages = list(
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(role=Message.Role.BOT, status=Message.Status.QUEUED)
+        .order_by("-created_at", "-id")[:HISTORY_LIMIT]
+    )
+    frames = []
+    for message in reversed(messages):
+        item: dict[str, Any] = {
+            "id": message.pk,
+            "role": message.role,
+            "text": message.text,
+            "status": message.status,
+            "seq": 0,
+        }
+        if message.status == Message.Status.GENERATING:
+            partial = partial_get(message.pk) or {}
+            item["text"] = str(partial.get("text", ""))
+            item["seq"] = int(partial.get("seq", 0))
+        frames.append(item)
+    return frames
+
+
+def reply_job_get(*, reply_id: int, turns: int = 8) -> ReplyJob:
+    reply = Message.objects.select_related("conversation__customer").get(pk=reply_id)
+    conversation: Conversation = reply.conversation
+    earlier = (
+        Message.objects.filter(conversation=conversation, created_at__lte=reply.created_at)
+        .exclude(pk=reply.pk)
+        .filter(status=Message.Status.DONE)
+        .exclude(role=Message.Role.SYSTEM)
+        .order_by("-created_at", "-id")[:turns]
+    )
+    customer = conversation.customer
+    return ReplyJob(
+        reply_id=reply.pk,
+        group=conversation.group_name,
+        conversation_state=conversation.state,
+        language=conversation.language,
+        customer_id=customer.pk if customer else None,
+        customer_name=customer.name if customer else None,
+        history=tuple(Turn(role=m.role, text=m.text) for m in reversed(list(earlier))),
+    )

@@ -1,0 +1,110 @@
+"""Shopper messages and the bot replies to them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from support_bot.models import Conversation, Message
+
+# A reply whose worker has not written a heartbeat for this long is taken to be orphaned
+# (the worker died mid-reply); the redelivered task may then claim it again.
+REPLY_LEASE = timedelta(seconds=45)
+
+
+@dataclass(frozen=True)
+class Received:
+    shopper_message_id: int
+    reply_id: int | None
+    created: bool
+
+
+@transaction.atomic
+def message_receive(*, conversation_id: int, text: str, client_id: uuid.UUID) -> Received:
+    """Store a shopper message and queue the bot's reply; a repeated client_id is a no-op."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+    if existing is not None:
+        return _already(existing)
+    try:
+        with transaction.atomic():
+            shopper = Message.objects.create(
+                conversation=conversation, role=Message.Role.SHOPPER, text=text, client_id=client_id
+            )
+    except IntegrityError:
+        # The same frame arrived twice at once (two tabs): the other one won.
+        return _already(Message.objects.get(conversation=conversation, client_id=client_id))
+    reply_id = None
+    if conversation.state == Conversation.State.BOT:
+        reply_id = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            status=Message.Status.QUEUED,
+            reply_to=shopper,
+        ).pk
+    conversation.save(update_fields=["updated_at"])
+    return Received(shopper_message_id=shopper.pk, reply_id=reply_id, created=True)
+
+
+def _already(message: Message) -> Received:
+    reply = message.replies.filter(role=Message.Role.BOT).first()
+    return Received(
+        shopper_message_id=message.pk, reply_id=reply.pk if reply else None, created=False
+    )
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(status=Message.Status.QUEUED) | Q(
+        status=Message.Status.GENERATING, heartbeat_at__lt=now - REPLY_LEASE
+    )
+
+
+def reply_claim(*, reply_id: int) -> bool:
+    """Take the reply for this worker: False if another worker has it or it is finished.
+
+    One conditional UPDATE, so two deliveries of the same task cannot both win; this is
+    what makes ``acks_late`` redelivery safe.
+    """
+    now = timezone.now()
+    claimed = (
+        Message.objects.filter(pk=reply_id, role=Message.Role.BOT)
+        .filter(_claimable(now))
+        .update(
+            status=Message.Status.GENERATING,
+            started_at=now,
+            heartbeat_at=now,
+            first_token_at=None,
+            attempts=F("attempts") + 1,
+            text="",
+        )
+    )
+    return claimed == 1
+
+
+def reply_heartbeat(*, reply_id: int, first_token: bool = False) -> bool:
+    """Keep the claim alive; False when the reply is no longer ours to write."""
+    now = timezone.now()
+    fields: dict[str, object] = {"heartbeat_at": now}
+    if first_token:
+        fields["first_token_at"] = now
+    updated = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING).update(**fields)
+    return updated == 1
+
+
+def reply_finish(*, reply_id: int, text: str) -> bool:
+    updated = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING).update(
+        status=Message.Status.DONE, text=text, finished_at=timezone.now(), error_code=""
+    )
+    return updated == 1
+
+
+def reply_fail(*, reply_id: int, code: str, text: str) -> bool:
+    updated = Message.objects.filter(
+        pk=reply_id, status__in=[Message.Status.GENERATING, Message.Status.QUEUED]
+    ).update(status=Message.Status.FAILED, text=text, error_code=code, finished_at=timezone.now())
+    return updated == 1

@@ -1,0 +1,123 @@
+"""Publishing chat frames to a conversation's widgets, from sync code.
+
+Every frame travels as one channel-layer event type, ``chat.frame``, which the consumer
+forwards as it is: frame shapes are defined once, in docs/protocol.md and here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+
+EVENT_TYPE = "chat.frame"
+# A partial reply is kept this long for widgets that reconnect mid-reply.
+PARTIAL_TTL_SECONDS = 600
+# The first piece goes out at once (time to first token is what shoppers feel); later
+# pieces are batched so that a 200 tokens/s stream is ~30 events/s, not 200.
+COALESCE_SECONDS = 0.03
+
+
+def frame_event(frame: dict[str, Any]) -> dict[str, Any]:
+    return {"type": EVENT_TYPE, "frame": frame}
+
+
+class _LoopThread:
+    """One event loop per worker process for channel-layer calls.
+
+    channels-redis keeps its connections per event loop; ``async_to_sync`` from a plain
+    thread would make a new loop (and new Redis connections) for every delta.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 5.0) -> Any:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._loop.run_forever, name="channel-layer", daemon=True
+                ).start()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+
+_loop_thread = _LoopThread()
+
+
+def publish(group: str, frame: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # Embedded default: replies run in a sync_to_async thread of the ASGI server, so
+        # async_to_sync hands the call back to the server's own loop (the in-memory
+        # layer is bound to it).
+        async_to_sync(layer.group_send)(group, frame_event(frame))
+    else:
+        _loop_thread.run(layer.group_send(group, frame_event(frame)))
+
+
+def _partial_key(message_id: int) -> str:
+    return f"chat:partial:{message_id}"
+
+
+def partial_save(message_id: int, seq: int, text: str) -> None:
+    try:
+        cache.set(_partial_key(message_id), {"seq": seq, "text": text}, PARTIAL_TTL_SECONDS)
+    except Exception:
+        return
+
+
+def partial_get(message_id: int) -> dict[str, Any] | None:
+    try:
+        value = cache.get(_partial_key(message_id))
+    except Exception:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class DeltaCoalescer:
+    """Turns a stream of small pieces into fewer, ordered ``delta`` frames."""
+
+    def __init__(self, message_id: int, interval: float = COALESCE_SECONDS) -> None:
+        self.message_id = message_id
+        self.interval = interval
+        self.seq = 0
+        self.text = ""
+        self._pending = ""
+        self._last_flush = 0.0
+
+    def add(self, piece: str) -> dict[str, Any] | None:
+        self._pending += piece
+        if self.seq == 0 or time.monotonic() - self._last_flush >= self.interval:
+            return self.flush()
+        return None
+
+    def flush(self) -> dict[str, Any] | None:
+        if not self._pending:
+            return None
+        self.seq += 1
+        self.text += self._pending
+        frame = {
+            "type": "delta",
+            "message_id": self.message_id,
+            "seq": self.seq,
+            "text": self._pending,
+        }
+        self._pending = ""
+        self._last_flush = time.monotonic()
+        return frame
+
+    def reset(self) -> None:
+        self.seq = 0
+        self.text = ""
+        self._pending = ""
