@@ -115,9 +115,17 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A widget's channel holds at most this many undelivered frames; channels-redis drops
+# group messages silently beyond it. Deltas are coalesced (~30/s per reply), so 1,000
+# covers a half-minute stall of a slow client.
+CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 1000, minimum=10)
+
 if REDIS_URL is None:
     CHANNEL_LAYERS: dict[str, Any] = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
@@ -126,7 +134,7 @@ else:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "capacity": env_int("CHANNEL_CAPACITY", 1000, minimum=10),
+                "capacity": CHANNEL_CAPACITY,
                 "expiry": 60,
             },
         }

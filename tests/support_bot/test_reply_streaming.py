@@ -170,3 +170,29 @@ async def test_the_prompt_holds_the_customers_own_orders_only(
     assert "Bob Other" in prompt  # only inside the fenced shopper text
     system = reply_workers.stats()["last_request"]["messages"][0]["content"]
     assert "200002" not in system and "Bob Other" not in system
+
+
+async def test_a_burst_of_frames_within_capacity_all_arrive_in_order(settings: Any) -> None:
+    """channels-redis drops group messages silently past a channel's capacity."""
+    from asgiref.sync import sync_to_async
+
+    from support_bot.models import Conversation
+    from support_bot.streams import publish
+
+    ws, _ = await open_chat()
+    try:
+        conversation = await Conversation.objects.aget()
+        burst = settings.CHANNEL_CAPACITY // 2
+
+        def flood() -> None:
+            for seq in range(1, burst + 1):
+                publish(
+                    conversation.group_name,
+                    {"type": "delta", "message_id": 1, "seq": seq, "text": "x"},
+                )
+
+        await sync_to_async(flood, thread_sensitive=False)()
+        received = [await ws.receive_json_from(timeout=5) for _ in range(burst)]
+    finally:
+        await ws.disconnect()
+    assert [f["seq"] for f in received] == list(range(1, burst + 1))

@@ -1,0 +1,79 @@
+"""The widget in Chromium, as a shopper uses it on the demo shop page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orders.models import Customer
+from routing.fake_provider import FakeProviderServer
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs its own event loop; Django's async-safety check would
+    # otherwise refuse the ORM calls this test makes around it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_shopper_chats_sees_the_reply_stream_and_finds_it_after_a_reload(
+    asgi_server: str, reply_workers: FakeProviderServer, customer: Customer, browser: Any
+) -> None:
+    reply_workers.configure(tokens_per_s=60, reply_tokens=40)
+    base = asgi_server.replace("ws://", "http://")
+    page = browser.new_page(viewport={"width": 1100, "height": 760})
+    page.goto(f"{base}/?as={customer.external_id}")
+    page.get_by_test_id("sbw-launcher").click()
+    page.get_by_test_id("sbw-input").fill("Where is my order 100001?")
+    page.keyboard.press("Enter")
+
+    bot = page.locator("[data-testid=sbw-message][data-role=bot]").last
+    page.wait_for_selector(
+        "[data-testid=sbw-message][data-role=bot][data-status=streaming]", timeout=15000
+    )
+    partial = bot.inner_text()
+    page.wait_for_selector(
+        "[data-testid=sbw-message][data-role=bot][data-status=done]", timeout=30000
+    )
+    final = bot.inner_text()
+    assert final.startswith("Echo: ")
+    assert len(partial) < len(final), "the reply should appear bit by bit"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-reply.png"))
+
+    page.reload()
+    page.get_by_test_id("sbw-launcher").click()
+    page.wait_for_selector(
+        "[data-testid=sbw-message][data-role=bot][data-status=done]", timeout=15000
+    )
+    texts = page.locator("[data-testid=sbw-message]").all_inner_texts()
+    assert texts[0] == "Where is my order 100001?"
+    assert texts[1] == final
+    assert len(texts) == 2
+    page.screenshot(path=str(ARTIFACTS / "widget-after-reload.png"))
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
+    assert page.get_by_test_id("sbw-input").is_visible()
