@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -36,6 +37,23 @@ class Conversation(models.Model):
     identity = models.CharField(max_length=10, choices=Identity.choices, default=Identity.ANONYMOUS)
     state = models.CharField(max_length=10, choices=State.choices, default=State.BOT)
     language = models.CharField(max_length=8, default="en")
+
+    class Resolution(models.TextChoices):
+        BOT = "bot", "Resolved by the bot"
+        AGENT = "agent", "Resolved by an agent"
+
+    # Filled by the handoff services; the cost report reads them.
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_reasons = models.JSONField(default=list, blank=True)
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=6, choices=Resolution.choices, blank=True)
     verify_failures = models.PositiveIntegerField(default=0)
     verify_locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -99,3 +117,24 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:40]}"
+
+
+class Rating(models.Model):
+    """CSAT: the shopper's 1-5 rating of a resolved conversation."""
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="rating"
+    )
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=5), name="rating_score_1_to_5"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/5"
