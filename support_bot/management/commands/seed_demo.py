@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -11,8 +12,12 @@ from orders.demo_shop import demo_shop_data
 from orders.management.progress import ImportProgress
 from orders.services.shop_import import shop_import
 
+# Demo logins, printed on purpose; never used outside a demo.
 ADMIN_USERNAME = "admin"
-ADMIN_PASSWORD = "admin-demo"  # a demo login, printed on purpose; never used outside a demo
+ADMIN_PASSWORD = "admin-demo"
+AGENT_USERNAME = "agent"
+AGENT_PASSWORD = "agent-demo"
+SUPPORT_AGENTS = "Support agents"
 
 
 class Command(BaseCommand):
@@ -27,17 +32,28 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         data = demo_shop_data(seed=options["seed"], today=timezone.localdate())
         summary = shop_import(data=data, progress=ImportProgress(self.stderr))
-        self._admin()
+        self._users()
         self.stdout.write(self.style.SUCCESS(f"Demo shop imported: {summary}"))
         self.stdout.write(
             f"Demo admin: http://127.0.0.1:8000/admin/ user {ADMIN_USERNAME}, "
             f"password {ADMIN_PASSWORD}"
         )
+        self.stdout.write(
+            f"Demo agent: http://127.0.0.1:8000/agent/ user {AGENT_USERNAME}, "
+            f"password {AGENT_PASSWORD}"
+        )
 
     @transaction.atomic
-    def _admin(self) -> None:
+    def _users(self) -> None:
         # Reset rather than skip: a demo whose printed password fails is worse than none.
-        user, _ = get_user_model().objects.get_or_create(username=ADMIN_USERNAME)
-        user.is_staff = user.is_superuser = user.is_active = True
-        user.set_password(ADMIN_PASSWORD)
-        user.save()
+        admin, _ = get_user_model().objects.get_or_create(username=ADMIN_USERNAME)
+        admin.is_staff = admin.is_superuser = admin.is_active = True
+        admin.set_password(ADMIN_PASSWORD)
+        admin.save()
+        agents, _ = Group.objects.get_or_create(name=SUPPORT_AGENTS)
+        agent, _ = get_user_model().objects.get_or_create(username=AGENT_USERNAME)
+        agent.is_active = True
+        agent.first_name = "Sam"
+        agent.set_password(AGENT_PASSWORD)
+        agent.save()
+        agent.groups.add(agents)
