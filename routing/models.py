@@ -175,13 +175,70 @@ class LLMCall(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "LLM call"
+        # Both indexes cover every column the cost report reads, so its aggregates over
+        # a million rows are index-only scans (columns are keys, not INCLUDE, because
+        # SQLite has no covering indexes and Django would warn about them there).
         indexes = [
             models.Index(
-                fields=["created_at", "provider", "model", "tier"], name="llmcall_report_idx"
+                fields=[
+                    "created_at",
+                    "provider",
+                    "model",
+                    "tier",
+                    "outcome",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "cached_tokens",
+                    "cost_usd",
+                    "avoided_cost_usd",
+                ],
+                name="llmcall_report_cover_idx",
             ),
-            models.Index(fields=["conversation", "created_at"], name="llmcall_conversation_idx"),
+            # A conversation's calls and their cost: the per-resolved-conversation figures.
+            models.Index(
+                fields=["conversation", "created_at", "provider", "model", "tier", "cost_usd"],
+                name="llmcall_conversation_cost_idx",
+            ),
         ]
         permissions = [("view_cost_report", "Can view the cost report")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.model or self.outcome} ${self.cost_usd}"
+
+
+class Intent(models.Model):
+    """A kind of shopper request, and the cheapest tier that answers it well."""
+
+    name = models.SlugField(max_length=60, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    tier0 = models.BooleanField(
+        "answerable from the shop's data",
+        default=False,
+        help_text="Tier 0 answers it for a verified customer with no model at all.",
+    )
+    escalate = models.BooleanField(default=False, help_text="Always hand to a person.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tier", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IntentExample(models.Model):
+    """A phrasing of an intent; the classifier compares messages with these."""
+
+    intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="examples")
+    text = models.CharField(max_length=300)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["intent", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["intent", "text"], name="intent_example_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.text

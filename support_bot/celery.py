@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_bot.settings")
 
 app = Celery("support_bot")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_ready.connect
+def _warm_up(**kwargs: object) -> None:
+    # Load the embedding model and the intent index before the first shopper waits on it.
+    from routing.warm import warm_up
+
+    warm_up()

@@ -1,0 +1,251 @@
+"""Which tier answers a shopper message, and whether a person must take over.
+
+The intent comes from the embedding classifier; rules cover what a rule says more
+clearly than examples do (an explicit request for a person, legal threats, abuse,
+amounts, several orders) and what only the conversation shows (follow-ups, repetition,
+rising anger). Every decision carries its reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+from django.conf import settings
+
+from routing.classifier import IntentScore, classify
+from routing.embeddings import embed
+
+# Below this the classifier is guessing: go up a tier, never answer from tier 0.
+LOW_CONFIDENCE = 0.48
+# A person is worth more than a wrong answer: intents that always escalate do so on a
+# weaker match than other intents need.
+ESCALATE_INTENT_MIN = 0.43
+# Two intents this close are a coin toss: treat as low confidence for tier 0.
+TIER0_MARGIN = 0.04
+REPEAT_SIMILARITY = 0.9
+
+_PERSON = re.compile(
+    r"\b(human|humans|real person|actual person|live (agent|person|chat|support)|"
+    r"(an?|the|live|human|real|support|service|your) (agent|representative|rep|operator|supervisor|manager|executive)s?|"
+    r"not (a|the|this) (bot|robot|machine)|"
+    r"(speak|speaking|talk|talking|chat|chatting)\s*(to|with)\s*(an? )?(someone|somebody|person|assistant|agent|human|staff|supervisor)|"
+    r"contact(ing)? (an? )?(someone|somebody|person|assistant|human)|"
+    r"mitarbeiter\w*|menschen?|echten? person|kundenberater\w*|sachbearbeiter\w*)\b",
+    re.IGNORECASE,
+)
+_LEGAL = re.compile(
+    r"\b(chargeback|charge ?back|lawyer|attorney|solicitor|sue|suing|lawsuit|court|legal action|"
+    r"consumer protection|small claims|ombudsman|trading standards|"
+    r"anwalt|anwältin|rechtsanwalt|klage|verklagen|verbraucherzentrale|rückbuchung)\b",
+    re.IGNORECASE,
+)
+# Insults aimed at people. Plain swearing ("where's my fucking parcel") is frustration,
+# which moves the message up a tier, not abuse.
+_ABUSE = re.compile(
+    r"\b(fuck (you|off|u)|screw you|you('re| are)? (an? )?(fucking )?(idiots?|morons?|stupid|useless|incompetent|clowns?)|"
+    r"idiots|morons|asshole|bastards?|bitch|dumbass|stupid bot|"
+    r"arschloch|idioten|leck mich|du idiot|ihr idioten)\b",
+    re.IGNORECASE,
+)
+_ANGER = re.compile(
+    r"\b(ridiculous|unacceptable|outrageous|furious|angry|livid|disgusting|useless|pathetic|"
+    r"terrible|horrible|worst|scam|fraud|rip-?off|sick of|fed up|never again|"
+    r"fuck\w*|shit\w*|damn\w*|crap|"
+    r"frech|unverschämt|wütend|sauer|katastrophe|betrug)\b",
+    re.IGNORECASE,
+)
+# Shoppers who tried and failed to reach a person by phone want one now.
+_UNREACHABLE = re.compile(
+    r"\b(call ?cent(er|re)|customer (care|service)|support|help ?line|hotline|phone|agents?|number)"
+    r"\W+(\w+\W+){0,2}(not|n't|never)\W+(reachable|answering|picking up|responding|available|working)|"
+    r"\b(call ?cent(er|re)|customer (care|service)|help ?line|hotline) (is )?unavailable|"
+    r"\bis (there )?any ?(one|body) (there|available|around)|"
+    r"\bno ?(one|body) (is )?(answering|answers|picking up|picks up|responding|replies)|"
+    r"\bunreachable\b|\bcan(no|')t (get through|reach (you|anyone|anybody|somebody|someone))|"
+    r"\bniemand (geht ran|antwortet|erreichbar)|nicht erreichbar",
+    re.IGNORECASE,
+)
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|what about|how about|und|und was ist mit|also)\b|\b(the other( one)?|that one|"
+    r"same for|the second|the first|die andere|das andere)\b",
+    re.IGNORECASE,
+)
+_ORDER_NUMBER = re.compile(r"#?\b[A-Z]?\d{5,12}\b")
+_AMOUNT = re.compile(
+    r"(?:[$€£]\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|€|\$))",
+    re.IGNORECASE,
+)
+_HIGH_VALUE_INTENTS = {"refund_request", "cancel_order", "negotiation"}
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # shopper, bot, agent, system
+    text: str
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    tier: int
+    intent: str
+    confidence: float
+    escalate: bool
+    reasons: tuple[str, ...]
+    tier0: bool = False
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "tier": self.tier,
+            "intent": self.intent,
+            "escalate": self.escalate,
+            "reasons": list(self.reasons),
+            "confidence": round(self.confidence, 3),
+        }
+
+
+def _angry(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.7
+    return bool(_ANGER.search(text)) or shouting or "!!!" in text
+
+
+def _amount(text: str) -> Decimal | None:
+    values = []
+    for match in _AMOUNT.finditer(text):
+        raw = (match.group(1) or match.group(2) or "").replace(",", "")
+        try:
+            values.append(Decimal(raw))
+        except InvalidOperation:
+            continue
+    return max(values) if values else None
+
+
+@dataclass
+class _Draft:
+    top: IntentScore
+    confidence: float
+    margin: float
+    reasons: list[str] = field(default_factory=list)
+    escalate: bool = False
+    tier: int = 1
+
+    def up(self, reason: str, to: int | None = None) -> None:
+        self.reasons.append(reason)
+        self.tier = min(3, to if to is not None else self.tier + 1)
+
+    def hand_off(self, reason: str) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        self.escalate = True
+
+
+def route_decide(
+    *,
+    text: str,
+    history: Sequence[Turn] = (),
+    customer_known: bool = False,
+    order_value: Decimal | None = None,
+    vector: np.ndarray | None = None,
+) -> RouteDecision:
+    """Route one shopper message given the conversation before it."""
+    vector = embed(text) if vector is None else vector
+    scores = classify(vector)
+    draft = _draft(scores)
+    earlier = [turn.text for turn in history if turn.role == "shopper"]
+    _follow_up(draft, text, earlier)
+    _conversation_rules(draft, text, vector, earlier)
+    _text_rules(draft, text, order_value)
+    tier0 = (
+        draft.top.tier0
+        and customer_known
+        and not draft.escalate
+        and draft.confidence >= LOW_CONFIDENCE
+        and draft.margin >= TIER0_MARGIN
+        and "low_confidence" not in draft.reasons
+        and draft.tier == 0
+    )
+    tier = 0 if tier0 else max(draft.tier, 1)
+    if draft.top.tier0 and not customer_known and not draft.escalate:
+        draft.reasons.append("needs_verification")
+    return RouteDecision(
+        tier=tier,
+        intent=draft.top.name,
+        confidence=draft.confidence,
+        escalate=draft.escalate,
+        reasons=tuple(draft.reasons),
+        tier0=tier0,
+        vector=vector,
+    )
+
+
+def _draft(scores: list[IntentScore]) -> _Draft:
+    if not scores:
+        empty = IntentScore("unknown", 1, False, False, 0.0)
+        return _Draft(top=empty, confidence=0.0, margin=0.0, reasons=["no_catalogue"], tier=1)
+    top = scores[0]
+    margin = top.score - scores[1].score if len(scores) > 1 else top.score
+    draft = _Draft(top=top, confidence=top.score, margin=margin, tier=top.tier)
+    needed = ESCALATE_INTENT_MIN if top.name == "human_agent" else LOW_CONFIDENCE
+    if top.escalate and top.score >= needed:
+        draft.hand_off("asked_for_person" if top.name == "human_agent" else top.name)
+    if top.score < LOW_CONFIDENCE:
+        # Out of scope or unclear: a stronger model, never a confident template.
+        draft.up("low_confidence", to=max(top.tier, 0) + 1)
+    return draft
+
+
+def _follow_up(draft: _Draft, text: str, earlier: list[str]) -> None:
+    """'and the other one?' after an order question is still an order question."""
+    if not earlier or len(text.split()) > 8 or not _FOLLOW_UP.search(text):
+        return
+    previous = _draft(classify(embed(earlier[-1])))
+    if previous.confidence >= LOW_CONFIDENCE and previous.confidence > draft.confidence:
+        draft.top, draft.confidence, draft.margin = (
+            previous.top,
+            previous.confidence,
+            previous.margin,
+        )
+        draft.tier = previous.top.tier
+        draft.reasons = [r for r in draft.reasons if r != "low_confidence"] + ["follow_up"]
+
+
+def _conversation_rules(draft: _Draft, text: str, vector: np.ndarray, earlier: list[str]) -> None:
+    if not earlier:
+        return
+    recent = earlier[-3:]
+    similar = [float(embed(previous) @ vector) for previous in recent]
+    repeats = sum(s >= REPEAT_SIMILARITY for s in similar)
+    if repeats >= 2:
+        draft.hand_off("repeated_failure")
+    elif repeats == 1:
+        draft.up("repeated")
+    if _angry(text) and _angry(earlier[-1]):
+        draft.hand_off("rising_anger")
+    previous = _draft(classify(embed(earlier[-1])))
+    if "low_confidence" in draft.reasons and "low_confidence" in previous.reasons:
+        draft.hand_off("low_confidence_again")
+
+
+def _text_rules(draft: _Draft, text: str, order_value: Decimal | None) -> None:
+    if _PERSON.search(text):
+        draft.hand_off("asked_for_person")
+    if _UNREACHABLE.search(text):
+        draft.hand_off("support_unreachable")
+    if _LEGAL.search(text):
+        draft.hand_off("legal_threat")
+    if _ABUSE.search(text):
+        draft.hand_off("abuse")
+    if _angry(text) and draft.tier < 3:
+        draft.up("angry")
+    numbers = {m.group(0).lstrip("#") for m in _ORDER_NUMBER.finditer(text)}
+    if len(numbers) >= 2 and draft.tier < 3:
+        draft.up("several_orders", to=3)
+    if draft.top.name in _HIGH_VALUE_INTENTS:
+        value = max(v for v in (_amount(text), order_value, Decimal(0)) if v is not None)
+        if value > settings.ESCALATE_REFUND_ABOVE_USD:
+            draft.hand_off("high_value")

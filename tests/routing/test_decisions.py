@@ -1,0 +1,123 @@
+"""Routing decisions: tiers, intents and escalation, with their reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing.decisions import Turn, route_decide
+
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+
+
+def route(text: str, *history: str, known: bool = True):  # type: ignore[no-untyped-def]
+    turns = [Turn(role="shopper", text=t) for t in history]
+    return route_decide(text=text, history=turns, customer_known=known)
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        ("where is my order?", 0),
+        ("what's the tracking number for my parcel", 0),
+        ("when will my package arrive?", 0),
+        ("has my refund been processed yet", 0),
+        ("what is your return policy for sale items?", 1),
+        ("do you accept paypal?", 1),
+        ("I forgot my password", 1),
+        ("which hiking boots would you recommend for wet weather?", 2),
+        ("what's the difference between the two tents?", 2),
+        ("my jacket arrived torn and the zip is broken", 3),
+    ],
+)
+def test_each_message_goes_to_the_cheapest_tier_that_answers_it(text: str, tier: int) -> None:
+    decision = route(text)
+    assert decision.tier == tier, decision
+    assert not decision.escalate
+
+
+def test_tier0_needs_a_verified_customer() -> None:
+    decision = route("where is my order?", known=False)
+    assert decision.tier == 1 and not decision.tier0
+    assert "needs_verification" in decision.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to talk to a human",
+        "can I speak with a real person please",
+        "connect me to an agent",
+        "ich möchte mit einem Mitarbeiter sprechen",
+        "bitte einen Menschen, keinen Bot",
+    ],
+)
+def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
+    decision = route(text)
+    assert decision.escalate
+    assert "asked_for_person" in decision.reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("I'm going to file a chargeback with my bank", "legal_threat"),
+        ("my lawyer will hear about this", "legal_threat"),
+        ("you are useless idiots", "abuse"),
+        ("your call centre is not answering at all", "support_unreachable"),
+    ],
+)
+def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason: str) -> None:
+    decision = route(text)
+    assert decision.escalate and reason in decision.reasons
+
+
+def test_plain_swearing_moves_up_but_does_not_escalate() -> None:
+    decision = route("where the hell is my fucking parcel")
+    assert not decision.escalate
+    assert "angry" in decision.reasons and decision.tier >= 1
+
+
+def test_rising_anger_escalates() -> None:
+    calm = route("my parcel is late, this is ridiculous")
+    assert not calm.escalate
+    angry = route(
+        "THIS IS UNACCEPTABLE, WHERE IS MY PARCEL", "my parcel is late, this is ridiculous"
+    )
+    assert angry.escalate and "rising_anger" in angry.reasons
+
+
+def test_a_follow_up_keeps_the_topic_of_the_conversation() -> None:
+    alone = route("and the other one?")
+    follow = route("and the other one?", "where is my order 100001?")
+    assert alone.tier >= 1 and "low_confidence" in alone.reasons
+    assert follow.intent == "order_status" and "follow_up" in follow.reasons
+
+
+def test_repeating_yourself_moves_up_then_escalates() -> None:
+    first = route("how do I change my delivery address")
+    again = route("how do I change my delivery address?", "how do I change my delivery address")
+    third = route(
+        "How do I change my delivery address",
+        "how do I change my delivery address",
+        "how do I change my delivery address?",
+    )
+    assert again.tier > first.tier and "repeated" in again.reasons
+    assert third.escalate and "repeated_failure" in third.reasons
+
+
+def test_refunds_above_the_threshold_go_to_a_person(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.ESCALATE_REFUND_ABOVE_USD = 250
+    assert not route("I want a refund of $40 for my order").escalate
+    big = route("I want a refund of $1,200 for my order")
+    assert big.escalate and "high_value" in big.reasons
+
+
+def test_several_orders_in_one_message_need_the_premium_tier() -> None:
+    decision = route("orders 100001 and 100002 both arrived with the wrong items")
+    assert decision.tier == 3
+
+
+def test_out_of_scope_goes_up_never_to_a_confident_tier0() -> None:
+    decision = route("what's the capital of Mongolia")
+    assert decision.tier >= 1 and not decision.tier0
+    assert "low_confidence" in decision.reasons
