@@ -462,7 +462,9 @@ CATALOGUE: dict[str, IntentSpec] = {
     },
     # --- tier 3: complex, risky or several orders ------------------------------------
     "complaint": {
-        "tier": 3,
+        # A complaint needs a capable model, not the premium one; disputes, damage and
+        # several orders are what make a case tier 3.
+        "tier": 2,
         "tier0": False,
         "escalate": False,
         "description": "Complaints and dissatisfaction.",

@@ -194,8 +194,9 @@ def _draft(scores: list[IntentScore]) -> _Draft:
     if top.escalate and top.score >= needed:
         draft.hand_off("asked_for_person" if top.name == "human_agent" else top.name)
     if top.score < LOW_CONFIDENCE:
-        # Out of scope or unclear: a stronger model, never a confident template.
-        draft.up("low_confidence", to=max(top.tier, 0) + 1)
+        # Out of scope or unclear: a stronger model, never a confident template. Tier 3
+        # stays for cases known to be complex; uncertainty alone goes at most to tier 2.
+        draft.up("low_confidence", to=max(top.tier, min(top.tier + 1, 2)))
     return draft
 
 

@@ -66,8 +66,9 @@ MODELS: list[tuple[str, str, str, str, str, int, int, dict[int, int]]] = [
         1024,
         {2: 1},
     ),
-    ("DeepSeek", "deepseek-chat", "DeepSeek V3.2", "0.27", "0.42", 128_000, 800, {1: 1, 2: 2}),
-    ("HolySheep", "deepseek-v3.2", "HolySheep DeepSeek V3.2", "0.25", "0.38", 128_000, 800, {1: 2}),
+    ("DeepSeek", "deepseek-chat", "DeepSeek V3.2", "0.27", "0.42", 128_000, 800, {1: 2, 2: 2}),
+    # The cheapest usable model goes first in tier 1.
+    ("HolySheep", "deepseek-v3.2", "HolySheep DeepSeek V3.2", "0.25", "0.38", 128_000, 800, {1: 1}),
     # With no keys configured, the local model is the only one usable, so it serves every tier.
     (
         LOCAL,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,12 @@ def _turns(history: Any, line: int) -> list[Turn]:
     for index, item in enumerate(history):
         if isinstance(item, str):
             turns.append(Turn(role="shopper", text=item))
-        elif isinstance(item, dict) and isinstance(item.get("text", item.get("content")), str):
+        elif isinstance(item, dict) and isinstance(
+            text := item.get("text", item.get("content")), str
+        ):
             role = str(item.get("role", "shopper"))
             role = {"user": "shopper", "assistant": "bot"}.get(role, role)
-            turns.append(Turn(role=role, text=item.get("text", item.get("content"))))
+            turns.append(Turn(role=role, text=text))
         else:
             raise CommandError(
                 f"line {line}: history[{index}] must be a string or "
@@ -80,7 +81,7 @@ class Command(BaseCommand):
         summary = ", ".join(
             f"tier {t}: {tiers[t]} ({tiers[t] * 100 / total:.0f}%)" for t in range(4)
         )
-        sys.stderr.write(
+        self.stderr.write(
             f"{len(inputs)} messages; {summary}; escalate: {escalations} "
-            f"({escalations * 100 / total:.0f}%)\n"
+            f"({escalations * 100 / total:.0f}%)"
         )

@@ -1,0 +1,304 @@
+"""Routing benchmark on externally written shopper messages.
+
+    python bench/routing.py [--eval ../shared/eval] [--banking 1000]
+
+Reads Bitext (dev), HINT3 CureKart and SOFMattress (train), and a sample of Banking77 as
+out-of-scope traffic for a shop; routes every message as a verified customer's first
+message (no history) and prints:
+
+- tier agreement with the intent -> tier mapping below (exact, and within the tiers
+  that serve the intent acceptably);
+- escalation precision and recall. Gold escalations: the sources' "talk to a person"
+  labels (Bitext contact_human_agent, HINT3 CHAT_WITH_AGENT), plus refund requests above
+  the configured threshold (ESCALATE_REFUND_ABOVE_USD), which this project's policy sends
+  to a person; figures are also shown against the person labels alone;
+- out-of-scope handling: Banking77 messages must not get a (confident) tier-0 answer;
+- how often messages that need a stronger model (recommendations, comparisons,
+  complaints) get tier >= 2 or a person;
+- cost per 1,000 messages against two baselines at the same prices: every message to
+  GPT-4.1, and a seed-style keyword router (a few keywords to GPT-4.1, the rest to the
+  cheapest model). Prompt and reply sizes are the same for every router (see PROMPT_TOKENS
+  and REPLY_TOKENS); tier 0 and hand-offs cost no tokens.
+
+The data stays where it is; nothing is copied into the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Realistic sizes for one LLM answer: system prompt and rules (~250), policy passages
+# (~150), the compressed order context (~300), recent turns (~100); a short answer.
+PROMPT_TOKENS = 800
+REPLY_TOKENS = 150
+
+PERSON_LABELS = {"contact_human_agent", "CHAT_WITH_AGENT"}
+STRONGER = {"complaint", "RECOMMEND_PRODUCT", "COMPARISON"}
+
+# label -> (the tier that should answer, the tiers that answer acceptably)
+TIERS: dict[str, tuple[int, set[int]]] = {
+    # Bitext
+    "track_order": (0, {0}),
+    "delivery_period": (0, {0, 1}),
+    "track_refund": (0, {0}),
+    "check_refund_policy": (1, {0, 1}),
+    "check_cancellation_fee": (1, {1}),
+    "check_invoice": (1, {1}),
+    "get_invoice": (1, {1}),
+    "check_payment_methods": (1, {1}),
+    "contact_customer_service": (1, {1}),
+    "create_account": (1, {1, 2}),
+    "delete_account": (1, {1, 2}),
+    "edit_account": (1, {1, 2}),
+    "switch_account": (1, {1, 2}),
+    "recover_password": (1, {1, 2}),
+    "registration_problems": (1, {1, 2}),
+    "newsletter_subscription": (1, {1, 2}),
+    "delivery_options": (1, {1, 2}),
+    "place_order": (1, {1, 2}),
+    "review": (1, {1, 2}),
+    "set_up_shipping_address": (1, {1, 2}),
+    "change_shipping_address": (1, {1, 2}),
+    "cancel_order": (2, {2, 3}),
+    "change_order": (2, {2, 3}),
+    "get_refund": (2, {0, 2, 3}),
+    "payment_issue": (2, {2, 3}),
+    "complaint": (3, {2, 3}),
+    "contact_human_agent": (3, {3}),
+    # HINT3 CureKart
+    "ORDER_STATUS": (0, {0}),
+    "ORDER_QUERY": (0, {0, 1}),
+    "DELAY_IN_PARCEL": (0, {0, 2, 3}),
+    "RESUME_DELIVERY": (0, {0, 1, 2}),
+    "RECOMMEND_PRODUCT": (2, {2, 3}),
+    "CONSULT_START": (2, {1, 2, 3}),
+    "REFUNDS_RETURNS_REPLACEMENTS": (1, {0, 1, 2, 3}),
+    "ORDER_TAKING": (1, {1, 2}),
+    "PAYMENT_AND_BILL": (1, {1, 2}),
+    "ORIGINAL_PRODUCT": (2, {1, 2}),
+    "CALL_CENTER": (1, {1}),
+    "MODIFY_ADDRESS": (1, {1, 2}),
+    "CHECK_PINCODE": (1, {1}),
+    "STORE_INFORMATION": (1, {1}),
+    "REFER_EARN": (1, {1, 2}),
+    "CANCEL_ORDER": (2, {2, 3}),
+    "FRANCHISE": (1, {1, 2}),
+    "USER_GOAL_FORM": (2, {1, 2, 3}),
+    "WORK_FROM_HOME": (1, {1, 2}),
+    "EXPIRY_DATE": (2, {1, 2}),
+    "MODES_OF_PAYMENTS": (1, {1}),
+    "SIGN_UP": (1, {1, 2}),
+    "IMMUNITY": (2, {2, 3}),
+    "START_OVER": (1, {1, 2}),
+    "PORTAL_ISSUE": (2, {1, 2, 3}),
+    "SIDE_EFFECT": (2, {2, 3}),
+    "INTERNATIONAL_SHIPPING": (1, {1, 2}),
+    "CHAT_WITH_AGENT": (3, {3}),
+    # HINT3 SOFMattress
+    "DISTRIBUTORS": (1, {1, 2}),
+    "EMI": (1, {1}),
+    "MATTRESS_COST": (1, {1, 2}),
+    "LEAD_GEN": (1, {1, 2, 3}),
+    "PRODUCT_VARIANTS": (2, {1, 2, 3}),
+    "WHAT_SIZE_TO_ORDER": (2, {2, 3}),
+    "100_NIGHT_TRIAL_OFFER": (1, {1}),
+    "ORTHO_FEATURES": (2, {2, 3}),
+    "RETURN_EXCHANGE": (1, {1, 2, 3}),
+    "COD": (1, {1}),
+    "ERGO_FEATURES": (2, {2, 3}),
+    "COMPARISON": (2, {2, 3}),
+    "ABOUT_SOF_MATTRESS": (1, {1, 2}),
+    "DELAY_IN_DELIVERY": (0, {0, 2, 3}),
+    "WARRANTY": (1, {1}),
+    "PILLOWS": (2, {1, 2}),
+    "OFFERS": (1, {1, 2}),
+    "SIZE_CUSTOMIZATION": (2, {2, 3}),
+}
+
+# The seed's router: keywords to the premium model, everything else to the cheapest.
+SEED_PREMIUM = re.compile(
+    r"\b(refund|complain\w*|damaged|broken|lawyer|cancel\w*)\b", re.IGNORECASE
+)
+SEED_HUMAN = re.compile(r"\b(human|agent|person)\b", re.IGNORECASE)
+AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*)|(\d[\d,]*)\s?(?:usd|eur|dollars?|euros?)", re.IGNORECASE)
+
+
+def setup() -> None:
+    os.environ.setdefault("SUPPORT_BOT_VAR_DIR", tempfile.mkdtemp(prefix="bench-routing-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_bot.settings")
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def load(eval_dir: Path, banking: int) -> list[tuple[str, str, str]]:
+    rows = [
+        (r["instruction"], r["intent"], "bitext")
+        for r in csv.DictReader((eval_dir / "bitext_dev.csv").open())
+    ]
+    for name in ("curekart_train.csv", "sofmattress_train.csv"):
+        rows += [
+            (r["sentence"], r["label"], name.split("_")[0])
+            for r in csv.DictReader((eval_dir / name).open())
+        ]
+    bank = list(csv.DictReader((eval_dir / "banking77_train.csv").open()))
+    step = max(1, len(bank) // banking) if banking else 0
+    rows += (
+        [(r["text"], "OUT_OF_SCOPE", "banking77") for r in bank[::step][:banking]]
+        if banking
+        else []
+    )
+    return rows
+
+
+def gold_escalation(text: str, label: str, threshold: Decimal) -> tuple[bool, bool]:
+    person = label in PERSON_LABELS
+    amounts = [Decimal((m.group(1) or m.group(2)).replace(",", "")) for m in AMOUNT.finditer(text)]
+    policy = label == "get_refund" and any(a > threshold for a in amounts)
+    return person, person or policy
+
+
+def prices() -> dict[str, tuple[Decimal, Decimal]]:
+    from routing.models import LLMModel
+
+    return {
+        m.name: (m.input_price_per_mtok, m.output_price_per_mtok) for m in LLMModel.objects.all()
+    }
+
+
+def cost(model: str | None, table: dict[str, tuple[Decimal, Decimal]]) -> Decimal:
+    if model is None:
+        return Decimal(0)
+    price_in, price_out = table[model]
+    return (PROMPT_TOKENS * price_in + REPLY_TOKENS * price_out) / 1_000_000
+
+
+def tier_models() -> dict[int, str]:
+    """The first paid model of each tier's default chain, as a shop with keys would run."""
+    from routing.models import TierRoute
+
+    chosen: dict[int, str] = {}
+    for route in TierRoute.objects.select_related("model__provider").order_by("tier", "priority"):
+        if route.model.provider.api_key_env and route.tier not in chosen:
+            chosen[route.tier] = route.model.name
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--banking", type=int, default=1000, help="Banking77 sample size")
+    args = parser.parse_args()
+    setup()
+    from django.conf import settings
+
+    from routing.decisions import route_decide
+    from routing.warm import warm_up
+
+    warm_up()
+    rows = load(args.eval, args.banking)
+    started = time.monotonic()
+    decisions = [
+        (text, label, source, route_decide(text=text, customer_known=True))
+        for text, label, source in rows
+    ]
+    elapsed = time.monotonic() - started
+    report(decisions, settings.ESCALATE_REFUND_ABOVE_USD, elapsed)
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:5.1f}%" if d else "    -"
+
+
+def report(decisions: list, threshold: Decimal, elapsed: float) -> None:  # type: ignore[type-arg]
+    in_scope = [d for d in decisions if d[1] != "OUT_OF_SCOPE"]
+    print(
+        f"{len(decisions)} messages routed in {elapsed:.1f}s ({1000 * elapsed / len(decisions):.1f} ms each)\n"
+    )
+    print("Tier agreement (verified customer, first message)")
+    print(f"{'source':<12}{'n':>6}{'exact':>9}{'acceptable':>12}")
+    for source in ("bitext", "curekart", "sofmattress"):
+        subset = [d for d in in_scope if d[2] == source]
+        exact = sum(
+            d[3].tier == TIERS[d[1]][0] or (d[1] in PERSON_LABELS and d[3].escalate) for d in subset
+        )
+        ok = sum(d[3].tier in TIERS[d[1]][1] or d[3].escalate for d in subset)
+        print(
+            f"{source:<12}{len(subset):>6}{_pct(exact, len(subset)):>9}{_pct(ok, len(subset)):>12}"
+        )
+
+    print("\nEscalation")
+    for name, index in (
+        ("person labels + policy (refunds > threshold)", 1),
+        ("person labels only", 0),
+    ):
+        tp = fp = fn = 0
+        for text, label, _, decision in in_scope:
+            gold = gold_escalation(text, label, threshold)[index]
+            tp += decision.escalate and gold
+            fp += decision.escalate and not gold
+            fn += gold and not decision.escalate
+        print(
+            f"  {name:<46} recall {_pct(tp, tp + fn)}  precision {_pct(tp, tp + fp)}  (tp {tp}, fp {fp}, fn {fn})"
+        )
+
+    oos = [d for d in decisions if d[1] == "OUT_OF_SCOPE"]
+    if oos:
+        tier0 = sum(d[3].tier == 0 for d in oos)
+        low = sum("low_confidence" in d[3].reasons for d in oos)
+        esc = sum(d[3].escalate for d in oos)
+        print(
+            f"\nOut of scope (Banking77 sample, {len(oos)}): tier 0 {_pct(tier0, len(oos))}, "
+            f"marked low confidence {_pct(low, len(oos))}, escalated {_pct(esc, len(oos))}"
+        )
+
+    stronger = [d for d in in_scope if d[1] in STRONGER]
+    good = sum(d[3].tier >= 2 or d[3].escalate for d in stronger)
+    print(
+        f"\nNeeds a stronger model ({', '.join(sorted(STRONGER))}): tier >= 2 or a person in {_pct(good, len(stronger))} of {len(stronger)}"
+    )
+
+    table, models = prices(), tier_models()
+    ours = Counter[str]()
+    total = {"ours": Decimal(0), "gpt-4.1": Decimal(0), "seed keywords": Decimal(0)}
+    cheapest = min(table, key=lambda m: table[m][1] if table[m][1] > 0 else Decimal(999))
+    for text, _, _, decision in in_scope:
+        model = None if decision.escalate or decision.tier == 0 else models[decision.tier]
+        ours[model or ("person" if decision.escalate else "tier 0")] += 1
+        total["ours"] += cost(model, table)
+        total["gpt-4.1"] += cost("gpt-4.1", table)
+        seed_model = (
+            None
+            if SEED_HUMAN.search(text)
+            else ("gpt-4.1" if SEED_PREMIUM.search(text) else cheapest)
+        )
+        total["seed keywords"] += cost(seed_model, table)
+    n = len(in_scope)
+    print(
+        f"\nCost per 1,000 messages ({PROMPT_TOKENS} prompt + {REPLY_TOKENS} reply tokens per LLM answer)"
+    )
+    for name, value in total.items():
+        print(
+            f"  {name:<14} ${value * 1000 / n:8.4f}   {_pct(int(value * 10_000), int(total['gpt-4.1'] * 10_000))} of all-GPT-4.1"
+        )
+    print("  our mix: " + ", ".join(f"{k} {_pct(v, n).strip()}" for k, v in ours.most_common()))
+
+
+if __name__ == "__main__":
+    main()
