@@ -28,3 +28,10 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+if settings.CELERY_TASK_ALWAYS_EAGER:
+    # The embedded default answers in this process: load the embedding model now rather
+    # than on the first shopper's message.
+    from routing.warm import warm_up_in_background
+
+    warm_up_in_background()
