@@ -33,10 +33,11 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 def _two_places(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("not a finite amount")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError("has more than two decimal places")
+    # Size first: quantizing a huge number overflows the decimal context.
     if value.copy_abs() >= Decimal("1e10"):
         raise ValueError("is too large")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("has more than two decimal places")
     return value
 
 

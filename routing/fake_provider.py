@@ -66,6 +66,9 @@ class FakeSettings:
     usage: bool = True
     fail_rate: float = 0.0
     seed: int = 1
+    # "last": echo the shopper's last message; "system": echo the whole system prompt, so
+    # that everything the model was shown reaches the widget (leak tests read it there).
+    echo: str = "last"
 
 
 @dataclass(frozen=True)
@@ -91,17 +94,28 @@ class _DropConnection(Exception):
     """Raised after the response started, so the server closes the socket mid-body."""
 
 
-def reply_pieces(messages: object, count: int) -> list[str]:
+def reply_pieces(messages: object, count: int, echo: str = "last") -> list[str]:
     """The deterministic reply: an echo of the last user message, then filler words.
 
     Each piece is a word with its leading whitespace, so the pieces join to the text. The
-    reply has exactly ``count`` pieces (at least one), cutting a long echo short.
+    reply has exactly ``count`` pieces (at least one), cutting a long echo short. With
+    ``echo="system"`` the reply is the whole system prompt, however long.
     """
+    if echo == "system":
+        return re.findall(r"\s*\S+", "Echo: " + _system_text(messages)) or ["Echo:"]
     pieces = re.findall(r"\s*\S+", "Echo: " + _last_user_text(messages)[:ECHO_CHARS])
     filler = (f" {FILLER[i % len(FILLER)]}" for i in itertools.count())
     while len(pieces) < count:
         pieces.append(next(filler))
     return pieces[: max(count, 1)]
+
+
+def _system_text(messages: object) -> str:
+    if not isinstance(messages, list):
+        return ""
+    return " ".join(
+        _message_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "system"
+    )
 
 
 def _message_text(message: object) -> str:
@@ -189,6 +203,8 @@ def _setting_value(kind: str, value: object) -> Any:
         return value
     if kind in ("int", "float") and isinstance(value, int | float) and not isinstance(value, bool):
         return int(value) if kind == "int" else float(value)
+    if kind == "str" and value in ("last", "system"):
+        return value
     raise TypeError(f"{value!r} is not a {kind}")
 
 
@@ -350,7 +366,7 @@ class FakeProvider:
     def _plan(self, request: dict[str, Any], fault: Fault) -> tuple[list[str], str]:
         if fault.name == "empty":
             return [], "stop"
-        pieces = reply_pieces(request["messages"], self.settings.reply_tokens)
+        pieces = reply_pieces(request["messages"], self.settings.reply_tokens, self.settings.echo)
         limit = request.get("max_completion_tokens") or request.get("max_tokens")
         if isinstance(limit, int) and 0 < limit < len(pieces):
             return pieces[:limit], "length"
