@@ -28,10 +28,20 @@ from support_bot.services.conversations import (
     conversation_token,
     conversation_verify,
 )
-from support_bot.services.messages import message_receive
+from support_bot.services.handoff import (
+    HandoffError,
+    contact_email_record,
+    rating_record,
+    shopper_message_receive,
+    shopper_typing_frame,
+)
+from support_bot.streams import frame_event
 from support_bot.tasks import reply_enqueue
 
 logger = logging.getLogger(__name__)
+
+# While a person holds the conversation the shopper sees no bot frames at all.
+HELD_BY_A_PERSON = frozenset({Conversation.State.WAITING, Conversation.State.AGENT})
 
 
 class FrameError(Exception):
@@ -75,11 +85,25 @@ def _text(frame: dict[str, Any], key: str, *, limit: int, required: bool = True)
     return value
 
 
+def _is_bot_frame(frame: dict[str, Any]) -> bool:
+    kind = frame.get("type")
+    if kind in ("delta", "reset"):
+        return True
+    if kind in ("typing", "done"):
+        return frame.get("role", "bot") == "bot"
+    return kind == "error" and frame.get("code") == "reply_failed"
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     conversation: Conversation | None = None
 
     async def connect(self) -> None:
         self.conversation = None
+        # The conversation's state as this connection last heard it (welcome, then
+        # "state" frames), and the bot replies it streamed or stopped forwarding.
+        self.state: str | None = None
+        self.streaming_replies: set[Any] = set()
+        self.suppressed_replies: set[Any] = set()
         self.messages_bucket = TokenBucket(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_MINUTE)
         # Frames of any kind: generous, but a flood still gets refused.
         self.frames_bucket = TokenBucket(30, 240)
@@ -165,6 +189,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Join the group before reading the history: a delta published in between is then
         # queued for us, and the widget drops what the history already holds (by seq).
         self.conversation = conversation
+        self.state = conversation.state
         await self.channel_layer.group_add(conversation.group_name, self.channel_name)
         history = await database_sync_to_async(conversation_history)(
             conversation_id=conversation.pk
@@ -194,9 +219,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError(
                 "rate_limited", "you are sending messages too fast", client_id=str(client_id)
             )
-        received = await database_sync_to_async(message_receive)(
+        # Stored; and, as the message asks, it reopens, escalates or leaves a contact address.
+        result = await database_sync_to_async(shopper_message_receive)(
             conversation_id=self.conversation.pk, text=text, client_id=client_id
         )
+        received = result.received
         await self._send(
             {"type": "ack", "client_id": str(client_id), "message_id": received.shopper_message_id}
         )
@@ -229,10 +256,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "pong"})
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
-        return None  # shown to support agents once they can hold a conversation
+        assert self.conversation is not None
+        typing = shopper_typing_frame(conversation_id=self.conversation.pk)
+        await self.channel_layer.group_send(
+            self.conversation.agents_group_name, frame_event(typing)
+        )
 
     async def on_rating(self, frame: dict[str, Any]) -> None:
-        raise FrameError("bad_frame", "ratings are taken once a conversation is resolved")
+        assert self.conversation is not None
+        try:
+            await database_sync_to_async(rating_record)(
+                conversation_id=self.conversation.pk,
+                score=frame.get("score"),  # any JSON value: the service validates it
+                comment=frame.get("comment", ""),
+            )
+        except HandoffError as error:
+            raise FrameError(error.code, error.message) from None
+
+    async def on_contact(self, frame: dict[str, Any]) -> None:
+        assert self.conversation is not None
+        email = _text(frame, "email", limit=254)
+        try:
+            await database_sync_to_async(contact_email_record)(
+                conversation_id=self.conversation.pk, email=email
+            )
+        except HandoffError as error:
+            raise FrameError(error.code, error.message) from None
 
     HANDLERS = {
         "hello": on_hello,
@@ -241,10 +290,40 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "ping": on_ping,
         "typing": on_typing,
         "rating": on_rating,
+        "contact": on_contact,
     }
 
     # --- group events --------------------------------------------------------------
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         # Named after streams.EVENT_TYPE ("chat.frame"): Channels maps the dot to "_".
-        await self._send(event["frame"])
+        frame = event["frame"]
+        if self._withheld(frame):
+            return
+        await self._send(frame)
+
+    def _withheld(self, frame: dict[str, Any]) -> bool:
+        """Drop bot frames while a person holds the conversation.
+
+        A reply that was streaming at the handoff keeps publishing until its writer
+        notices; its deltas, even those already in flight, stop here. Once withheld, a
+        reply stays withheld, even if the bot gets the conversation back meanwhile.
+        """
+        if frame.get("type") == "state":
+            self.state = frame.get("state")
+            if self.state in HELD_BY_A_PERSON:
+                self.suppressed_replies |= self.streaming_replies
+                self.streaming_replies.clear()
+            return False
+        if not _is_bot_frame(frame):
+            return False
+        reply_id = frame.get("message_id")
+        if self.state in HELD_BY_A_PERSON or reply_id in self.suppressed_replies:
+            if reply_id is not None:
+                self.suppressed_replies.add(reply_id)
+            return True
+        if frame.get("type") == "delta":
+            self.streaming_replies.add(reply_id)
+        elif frame.get("type") == "done":
+            self.streaming_replies.discard(reply_id)
+        return False

@@ -54,6 +54,8 @@ class Conversation(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=6, choices=Resolution.choices, blank=True)
+    # Left by a shopper who was waiting while nobody was on duty: the way to answer later.
+    contact_email = models.EmailField(max_length=254, blank=True)
     verify_failures = models.PositiveIntegerField(default=0)
     verify_locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -70,6 +72,11 @@ class Conversation(models.Model):
     def group_name(self) -> str:
         """The channel-layer group every open widget of this conversation listens on."""
         return f"conversation.{self.public_id.hex}"
+
+    @property
+    def agents_group_name(self) -> str:
+        """Agent consoles viewing this conversation: internal frames no widget receives."""
+        return f"agents.conversation.{self.public_id.hex}"
 
 
 class Message(models.Model):
@@ -138,3 +145,105 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.score}/5"
+
+
+# --- human escalation (support_bot.services.handoff) --------------------------------------
+
+
+class AgentAction(models.Model):
+    """The audit trail of a conversation changing hands; written once, never edited."""
+
+    class Kind(models.TextChoices):
+        ESCALATED = "escalated", "Escalated"
+        CLAIMED = "claimed", "Claimed"
+        REPLIED = "replied", "Replied"
+        RESOLVED = "resolved", "Resolved"
+        HANDED_BACK = "handed_back", "Handed back to the bot"
+        REASSIGNED = "reassigned", "Reassigned"
+        NOTED = "noted", "Internal note"
+        REOPENED = "reopened", "Reopened"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="agent_actions"
+    )
+    # Null when no agent acted: the bot, routing or the shopper.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="support_actions",
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["kind", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class InternalNote(models.Model):
+    """A note between agents about a conversation; the shopper never sees it."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="support_notes",
+    )
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class CannedReply(models.Model):
+    """A ready-made answer agents insert into their reply box and adapt."""
+
+    title = models.CharField(max_length=80)
+    text = models.TextField(max_length=4000)
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language", "title"]
+        verbose_name_plural = "canned replies"
+        constraints = [
+            models.UniqueConstraint(fields=["language", "title"], name="canned_reply_unique_title")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.language})"
+
+
+class AgentPresence(models.Model):
+    """When an agent's console last reported in; "on duty" is derived from it.
+
+    Updated by the agent websocket's heartbeat, so it holds across processes and a
+    crashed browser simply stops counting after the window.
+    """
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="support_presence"
+    )
+    last_seen_at = models.DateTimeField()
+    # The agent's own switch: connected but away does not count as on duty.
+    available = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "agent presence"
+
+    def __str__(self) -> str:
+        return f"{self.agent} seen {self.last_seen_at:%H:%M:%S}"

@@ -22,6 +22,7 @@ class ReplyJob:
     """Everything a worker needs to write one reply, read in one go."""
 
     reply_id: int
+    conversation_id: int
     group: str
     conversation_state: str
     language: str
@@ -67,6 +68,7 @@ def reply_job_get(*, reply_id: int, turns: int = 8) -> ReplyJob:
     customer = conversation.customer
     return ReplyJob(
         reply_id=reply.pk,
+        conversation_id=conversation.pk,
         group=conversation.group_name,
         conversation_state=conversation.state,
         language=conversation.language,

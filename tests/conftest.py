@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
@@ -53,6 +54,37 @@ ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY = bool(os.environ.get("REDIS_URL"))
 
 
+@pytest.fixture(autouse=True)
+def routing_defaults(request: pytest.FixtureRequest) -> None:
+    """The provider registry, intent catalogue and canned replies that migrations install.
+
+    Transactional tests flush every table afterwards, data migrations' rows included, so
+    they are put back for each test that uses the database.
+    """
+    if "django_db" not in {mark.name for mark in request.node.iter_markers()}:
+        return
+    request.getfixturevalue("_django_db_helper")
+    from routing.catalogue import install_catalogue
+    from routing.defaults import install_defaults
+    from routing.models import Intent, IntentExample, LLMModel, Provider, TierRoute
+
+    install_defaults(Provider, LLMModel, TierRoute)
+    install_catalogue(Intent, IntentExample)
+    from django.apps import apps
+
+    handoff = importlib.import_module("support_bot.migrations.0003_handoff_console")
+    handoff.add_defaults(apps, None)
+
+
+@pytest.fixture(scope="session")
+def warm_models(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """Load the embedding model and the intent vectors once for the whole session."""
+    from routing.warm import warm_up
+
+    with django_db_blocker.unblock():
+        warm_up()
+
+
 @pytest.fixture(scope="session")
 def fake_provider_server() -> Iterator[FakeProviderServer]:
     with FakeProviderServer(ttft_ms=20, tokens_per_s=400, reply_tokens=20) as server:
@@ -61,12 +93,15 @@ def fake_provider_server() -> Iterator[FakeProviderServer]:
 
 @pytest.fixture
 def fake_provider(
-    fake_provider_server: FakeProviderServer, settings: Any
+    fake_provider_server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeProviderServer]:
-    """The fake OpenAI-compatible provider, fresh for each test, wired in as the bot's LLM."""
+    """The fake OpenAI-compatible provider, fresh for each test, standing in for the local
+    model (the only provider usable with no API keys, so it serves every tier)."""
+    from routing.limits import reset_backend
+
     fake_provider_server.reset()
-    settings.LLM_BASE_URL = fake_provider_server.base_url
-    settings.LLM_MODEL = "fake-model"
+    monkeypatch.setenv("LOCAL_MODEL_URL", fake_provider_server.base_url)
+    reset_backend()
     yield fake_provider_server
     fake_provider_server.reset()
 
@@ -109,7 +144,7 @@ def celery_worker_process(
         yield None
         return
     with django_db_blocker.unblock():
-        env = topology_env(LLM_BASE_URL=fake_provider_server.base_url, LLM_MODEL="fake-model")
+        env = topology_env(LOCAL_MODEL_URL=fake_provider_server.base_url)
     log = (ROOT / "var" / "test-worker.log").open("wb")
     process = subprocess.Popen(
         [

@@ -113,9 +113,9 @@ def _routes() -> dict[int, list[_Route]]:
         first = routes[Tier.CHEAP][0]
         now = first.after_cut
         before = Prices(
-            input_per_mtok=now.input_per_mtok * PRICE_BEFORE_CUT,
-            output_per_mtok=now.output_per_mtok * PRICE_BEFORE_CUT,
-            cached_input_per_mtok=now.cached_input_per_mtok * PRICE_BEFORE_CUT,
+            input_per_mtok=_old_price(now.input_per_mtok),
+            output_per_mtok=_old_price(now.output_per_mtok),
+            cached_input_per_mtok=_old_price(now.cached_input_per_mtok),
         )
         # The same model may serve other tiers too: it was one price list, so cut it there.
         for tier_routes in routes.values():
@@ -123,6 +123,11 @@ def _routes() -> dict[int, list[_Route]]:
                 if served.model.pk == first.model.pk:
                     tier_routes[index] = _Route(served.model, before, now)
     return routes
+
+
+def _old_price(price: Decimal) -> Decimal:
+    # Rounded as the ledger's price columns store it, so each row's cost matches its price.
+    return (price * PRICE_BEFORE_CUT).quantize(Decimal("0.0001"))
 
 
 def _turn_rows(

@@ -25,8 +25,13 @@ class Received:
 
 
 @transaction.atomic
-def message_receive(*, conversation_id: int, text: str, client_id: uuid.UUID) -> Received:
-    """Store a shopper message and queue the bot's reply; a repeated client_id is a no-op."""
+def message_receive(
+    *, conversation_id: int, text: str, client_id: uuid.UUID, queue_reply: bool = True
+) -> Received:
+    """Store a shopper message and queue the bot's reply; a repeated client_id is a no-op.
+
+    ``queue_reply=False`` stores the message only (the shopper asked for a person).
+    """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
     if existing is not None:
@@ -40,7 +45,7 @@ def message_receive(*, conversation_id: int, text: str, client_id: uuid.UUID) ->
         # The same frame arrived twice at once (two tabs): the other one won.
         return _already(Message.objects.get(conversation=conversation, client_id=client_id))
     reply_id = None
-    if conversation.state == Conversation.State.BOT:
+    if queue_reply and conversation.state == Conversation.State.BOT:
         reply_id = Message.objects.create(
             conversation=conversation,
             role=Message.Role.BOT,
@@ -96,9 +101,36 @@ def reply_heartbeat(*, reply_id: int, first_token: bool = False) -> bool:
     return updated == 1
 
 
+# A person holds (or is about to hold) the conversation: no bot reply may land.
+HELD_BY_A_PERSON = (Conversation.State.WAITING, Conversation.State.AGENT)
+
+
+@transaction.atomic
 def reply_finish(*, reply_id: int, text: str) -> bool:
-    updated = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING).update(
-        status=Message.Status.DONE, text=text, finished_at=timezone.now(), error_code=""
+    """Store the finished reply, unless it stopped being ours or a person took over.
+
+    The conversation row is locked first: an escalation flips the conversation's open
+    replies to failed under the same lock, so a reply finishing at that moment lands
+    either wholly before the handoff or not at all.
+    """
+    conversation_id = (
+        Message.objects.filter(pk=reply_id).values_list("conversation_id", flat=True).first()
+    )
+    if conversation_id is None:
+        return False
+    state = (
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation_id)
+        .values_list("state", flat=True)
+        .first()
+    )
+    now = timezone.now()
+    open_reply = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING)
+    if state in HELD_BY_A_PERSON:
+        open_reply.update(status=Message.Status.FAILED, error_code="handed_off", finished_at=now)
+        return False
+    updated = open_reply.update(
+        status=Message.Status.DONE, text=text, finished_at=now, error_code=""
     )
     return updated == 1
 

@@ -1,29 +1,88 @@
-"""Writing one bot reply: claim it, stream it from the provider to the widgets, store it."""
+"""Writing one bot reply: claim it, route it, answer it, stream it to the widgets, store it.
+
+Routing picks the cheapest tier that can answer: tier 0 answers from the shop's data with
+no model; tiers 1-3 go through the gateway (budgets, rate limits, retries, fallback, the
+ledger). A decision to hand off goes to a person instead.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from decimal import Decimal
 
 from django.conf import settings
 
-from orders.context import order_facts_for_customer, render_orders
-from routing.llm_client import ProviderError, client_for
+from orders.context import order_context_build, order_context_render
+from routing.decisions import RouteDecision, Turn, route_decide
+from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
+from routing.models import LLMCall
+from routing.policies import policy_passages
+from routing.services.ledger import Prices, llm_call_record
+from routing.tier0 import tier0_answer
+from support_bot.cache.keys import CacheQuery
+from support_bot.cache.services import (
+    CachedAnswer,
+    cache_discard_conversation,
+    cache_lookup,
+    cache_query,
+    cache_served,
+    cache_store,
+    shopper_turns,
+    single_flight,
+)
 from support_bot.prompt import prompt_build
 from support_bot.selectors import ReplyJob, reply_job_get
+from support_bot.services.handoff import conversation_escalate
 from support_bot.services.messages import reply_claim, reply_fail, reply_finish, reply_heartbeat
 from support_bot.streams import DeltaCoalescer, partial_save, publish
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
-# A transient failure (timeout, 5xx, a dropped stream) gets this many more attempts.
-TRANSIENT_RETRIES = 1
 APOLOGY = "Sorry, I can't answer right now. Please try again in a moment."
+# What a tier-0 answer would have cost: the prompt a tier-1 model would have read and an
+# answer of this many tokens.
+TIER0_COUNTERFACTUAL_REPLY_TOKENS = 80
 
 
 class ReplyTakenOver(Exception):
     """The reply stopped being ours (another worker reclaimed it, or a person took over)."""
+
+
+class _Stream:
+    """Pieces from the gateway → coalesced deltas on the conversation's group."""
+
+    def __init__(self, job: ReplyJob) -> None:
+        self.job = job
+        self.coalescer = DeltaCoalescer(job.reply_id)
+        self.last_beat = time.monotonic()
+
+    def piece(self, text: str) -> None:
+        frame = self.coalescer.add(text)
+        if frame is None:
+            return
+        publish(self.job.group, frame)
+        partial_save(self.job.reply_id, self.coalescer.seq, self.coalescer.text)
+        first = self.coalescer.seq == 1
+        if first or time.monotonic() - self.last_beat > HEARTBEAT_SECONDS:
+            if not reply_heartbeat(reply_id=self.job.reply_id, first_token=first):
+                raise ReplyTakenOver()
+            self.last_beat = time.monotonic()
+
+    def reset(self) -> None:
+        if self.coalescer.seq:
+            # Never a silently truncated answer: the widget clears and starts over.
+            publish(
+                self.job.group,
+                {"type": "reset", "message_id": self.job.reply_id, "reason": "retry"},
+            )
+        self.coalescer.reset()
+
+    def flush(self) -> None:
+        frame = self.coalescer.flush()
+        if frame is not None:
+            publish(self.job.group, frame)
 
 
 def reply_generate(*, reply_id: int) -> None:
@@ -31,68 +90,191 @@ def reply_generate(*, reply_id: int) -> None:
         logger.info("reply %s already taken or finished", reply_id)
         return
     job = reply_job_get(reply_id=reply_id)
+    shopper_text, earlier = _split_history(job)
+    decision = route_decide(
+        text=shopper_text, history=earlier, customer_known=job.customer_id is not None
+    )
+    publish(job.group, {"type": "typing", "role": "bot"})
+    if decision.escalate:
+        _hand_off(job, list(decision.reasons))
+        return
+    if (
+        decision.tier0
+        and job.customer_id is not None
+        and _answer_tier0(job, decision, shopper_text)
+    ):
+        return
+    _answer_llm(job, decision, shopper_text)
+
+
+def _split_history(job: ReplyJob) -> tuple[str, list[Turn]]:
+    turns = [Turn(role=t.role, text=t.text) for t in job.history]
+    for index in range(len(turns) - 1, -1, -1):
+        if turns[index].role == "shopper":
+            return turns[index].text, turns[:index]
+    return "", turns
+
+
+def _messages(job: ReplyJob, text: str, decision: RouteDecision) -> list[dict[str, str]]:
     orders_text = (
-        render_orders(order_facts_for_customer(customer_id=job.customer_id))
+        order_context_render(order_context_build(customer_id=job.customer_id, message=text))
         if job.customer_id is not None
         else None
     )
-    messages = prompt_build(job=job, shop_name=settings.SHOP_NAME or "", orders_text=orders_text)
-    publish(job.group, {"type": "typing", "role": "bot"})
-    coalescer = DeltaCoalescer(reply_id)
-    for attempt in range(TRANSIENT_RETRIES + 1):
-        try:
-            text = _stream(job, messages, coalescer)
-        except ReplyTakenOver:
-            return
-        except ProviderError as error:
-            logger.warning("reply %s attempt %s failed: %s", reply_id, attempt + 1, error)
-            if error.transient and attempt < TRANSIENT_RETRIES:
-                if coalescer.seq:
-                    # Never a silently truncated answer: the widget clears and starts over.
-                    publish(job.group, {"type": "reset", "message_id": reply_id, "reason": "retry"})
-                    coalescer.reset()
-                continue
-            _fail(job, error)
-            return
-        if reply_finish(reply_id=reply_id, text=text):
-            publish(
-                job.group, {"type": "done", "message_id": reply_id, "role": "bot", "text": text}
-            )
-        return
-
-
-def _stream(job: ReplyJob, messages: list[dict[str, str]], coalescer: DeltaCoalescer) -> str:
-    client = client_for(
-        str(settings.LLM_BASE_URL),
-        settings.LLM_API_KEY,
-        connect_timeout=settings.LLM_CONNECT_TIMEOUT,
-        read_timeout=settings.LLM_READ_TIMEOUT,
-        total_timeout=settings.LLM_TOTAL_TIMEOUT,
+    passages = policy_passages(decision.vector) if decision.vector is not None else []
+    return prompt_build(
+        job=job, shop_name=settings.SHOP_NAME or "", orders_text=orders_text, passages=passages
     )
-    last_beat = time.monotonic()
-    with client.stream_chat(
-        model=settings.LLM_MODEL or "",
-        messages=messages,
-        max_tokens=settings.LLM_MAX_TOKENS,
-    ) as stream:
-        for piece in stream:
-            frame = coalescer.add(piece)
-            first = coalescer.seq == 1 and frame is not None
-            if frame is not None:
-                publish(job.group, frame)
-                partial_save(job.reply_id, coalescer.seq, coalescer.text)
-            if first or time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                if not reply_heartbeat(reply_id=job.reply_id, first_token=first):
-                    raise ReplyTakenOver()
-                last_beat = time.monotonic()
-        frame = coalescer.flush()
-        if frame is not None:
-            publish(job.group, frame)
-        return stream.completion.text.strip() or coalescer.text
 
 
-def _fail(job: ReplyJob, error: ProviderError) -> None:
-    if reply_fail(reply_id=job.reply_id, code=error.kind, text=APOLOGY):
+def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
+    assert job.customer_id is not None
+    started = time.monotonic()
+    answer = tier0_answer(
+        intent=decision.intent, customer_id=job.customer_id, message=text, language=job.language
+    )
+    if answer is None:
+        return False
+    stream = _Stream(job)
+    try:
+        # Streamed like a live answer, in a few pieces, so the widget behaves the same.
+        words = answer.text.split(" ")
+        for start in range(0, len(words), 8):
+            stream.piece(
+                " ".join(words[start : start + 8]) + (" " if start + 8 < len(words) else "")
+            )
+        stream.flush()
+    except ReplyTakenOver:
+        return True
+    llm_call_record(
+        tier=0,
+        outcome=LLMCall.Outcome.TIER0,
+        conversation_id=job.conversation_id,
+        message_id=job.reply_id,
+        avoided_cost_usd=_tier1_cost(job, text, decision),
+        total_ms=int((time.monotonic() - started) * 1000),
+    )
+    _finish(job, answer.text)
+    return True
+
+
+def _tier1_cost(job: ReplyJob, text: str, decision: RouteDecision) -> Decimal:
+    """What the cheapest tier-1 model would have charged for this message."""
+    cheapest = next(candidates(1), None)
+    if cheapest is None:
+        return Decimal(0)
+    return Prices.of(cheapest[1]).cost(
+        prompt_tokens=prompt_tokens(_messages(job, text, decision)),
+        completion_tokens=TIER0_COUNTERFACTUAL_REPLY_TOKENS,
+    )
+
+
+def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
+    # --- answer cache (support_bot.cache) ---
+    # An earlier answer to the same question, or the answer of the worker that is asking
+    # the provider the same question right now; otherwise this worker asks and stores.
+    query = cache_query(
+        text=text,
+        decision=decision,
+        customer_id=job.customer_id,
+        language=job.language,
+        earlier_shopper_turns=shopper_turns(job.history) - 1,
+    )
+    hit = cache_lookup(query)
+    if hit is None:
+        with single_flight(query) as hit:
+            if hit is None:
+                _answer_live(job, decision, text, query)
+                return
+    _answer_cached(job, hit)
+
+
+def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
+    """Stream a cached answer like a live one, and put it in the ledger."""
+    started = time.monotonic()
+    stream = _Stream(job)
+    try:
+        words = hit.text.split(" ")
+        for start in range(0, len(words), 8):
+            stream.piece(
+                " ".join(words[start : start + 8]) + (" " if start + 8 < len(words) else "")
+            )
+        stream.flush()
+    except ReplyTakenOver:
+        return
+    llm_call_record(
+        tier=hit.tier,
+        outcome=LLMCall.Outcome.CACHE_HIT,
+        conversation_id=job.conversation_id,
+        message_id=job.reply_id,
+        avoided_cost_usd=hit.cost_usd,
+        total_ms=int((time.monotonic() - started) * 1000),
+    )
+    if _finish(job, hit.text):
+        cache_served(conversation_id=job.conversation_id, entry_id=hit.entry_id)
+
+
+# --- end answer cache ---
+
+
+def _answer_live(
+    job: ReplyJob, decision: RouteDecision, text: str, query: CacheQuery | None
+) -> None:
+    stream = _Stream(job)
+    try:
+        answer = answer_stream(
+            tier=decision.tier,
+            messages=_messages(job, text, decision),
+            conversation_id=job.conversation_id,
+            message_id=job.reply_id,
+            on_piece=stream.piece,
+            on_reset=stream.reset,
+        )
+    except ReplyTakenOver:
+        return
+    except NoModelAvailable as unavailable:
+        logger.warning("reply %s: no model could answer: %s", job.reply_id, unavailable)
+        if unavailable.budget_exhausted:
+            _hand_off(job, ["budget_exhausted"])
+        else:
+            _fail(job, "no_model")
+        return
+    stream.flush()
+    final = answer.text.strip() or stream.coalescer.text
+    if _finish(job, final):  # only a complete answer that reached the shopper is cached
+        usage = answer.completion.usage
+        cost = Prices.of(answer.model).cost(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
+        cache_store(
+            query,
+            answer=final,
+            tier=answer.tier,
+            cost_usd=cost,
+            conversation_id=job.conversation_id,
+            message_id=job.reply_id,
+        )
+
+
+def _finish(job: ReplyJob, text: str) -> bool:
+    if reply_finish(reply_id=job.reply_id, text=text):
+        publish(
+            job.group, {"type": "done", "message_id": job.reply_id, "role": "bot", "text": text}
+        )
+        return True
+    return False
+
+
+def _hand_off(job: ReplyJob, reasons: list[str]) -> None:
+    # The bot's earlier answers in this conversation did not settle it: uncache them.
+    cache_discard_conversation(conversation_id=job.conversation_id)
+    conversation_escalate(conversation_id=job.conversation_id, reasons=reasons)
+
+
+def _fail(job: ReplyJob, code: str) -> None:
+    if reply_fail(reply_id=job.reply_id, code=code, text=APOLOGY):
         publish(
             job.group,
             {

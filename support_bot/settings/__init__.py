@@ -193,12 +193,7 @@ if _shop_secret is None:
     _shop_secret = "embedded-shop-token-secret"
 SHOP_TOKEN_SECRET: str = _shop_secret
 
-# The chat's LLM until the routing registry takes over: any OpenAI-compatible endpoint.
-LLM_BASE_URL: str = env_url("LLM_BASE_URL", ("http", "https")) or env_str(
-    "LOCAL_MODEL_URL", "http://127.0.0.1:8001/v1"
-)
-LLM_MODEL = env_str("LLM_MODEL", "smollm2-135m-instruct")
-LLM_API_KEY = env_str("LLM_API_KEY")
+# Providers, models and prices live in the database (routing); these bound every call.
 LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 256, minimum=1)
 LLM_CONNECT_TIMEOUT = env_int("LLM_CONNECT_TIMEOUT_S", 5, minimum=1)
 LLM_READ_TIMEOUT = env_int("LLM_READ_TIMEOUT_S", 30, minimum=1)
@@ -220,6 +215,28 @@ SHOP_NAME = env_str("SHOP_NAME", "Demo Outfitters")
 SHOP_CURRENCY = env_str("SHOP_CURRENCY", "USD")
 
 DAILY_BUDGET_USD = env_decimal("DAILY_BUDGET_USD", Decimal("20.00"))
+# The customer's orders in the prompt: the order the shopper names in full, then one-line
+# summaries of the others, within this many tokens.
+ORDER_CONTEXT_TOKENS = env_int("ORDER_CONTEXT_TOKENS", 300, minimum=50)
+CONVERSATION_BUDGET_USD = env_decimal("CONVERSATION_BUDGET_USD", Decimal("0.50"))
+# Refunds, cancellations or demands above this value go to a person.
+ESCALATE_REFUND_ABOVE_USD = env_decimal("ESCALATE_REFUND_ABOVE_USD", Decimal("250"))
+
+# The answer cache (support_bot.cache): earlier complete bot answers, served again for
+# the same question (exact), for a question confidently of the same answer-intent with
+# the same entities (top intent score at least CACHE_INTENT_CONFIDENCE, ahead of the
+# runner-up by CACHE_INTENT_MARGIN), or else for one of the same meaning, intent and
+# entities (semantic, at or above CACHE_SIMILARITY). CACHE_REDIS_URL defaults to
+# REDIS_URL; with neither, the cache lives in the process.
+CACHE_ENABLED = env_bool("CACHE_ENABLED", default=True)
+CACHE_REDIS_URL = env_url("CACHE_REDIS_URL", ("redis", "rediss", "unix")) or REDIS_URL
+CACHE_TTL_SECONDS = env_int("CACHE_TTL_SECONDS", 86400, minimum=1)
+CACHE_MAX_ENTRIES = env_int("CACHE_MAX_ENTRIES", 200_000, minimum=1)
+CACHE_SIMILARITY = env_decimal("CACHE_SIMILARITY", Decimal("0.88"))
+CACHE_INTENT_CONFIDENCE = env_decimal("CACHE_INTENT_CONFIDENCE", Decimal("0.60"))
+CACHE_INTENT_MARGIN = env_decimal("CACHE_INTENT_MARGIN", Decimal("0.05"))
+# How long a shopper waits for another worker's answer to the same question.
+CACHE_WAIT_SECONDS = env_int("CACHE_WAIT_SECONDS", 20, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from routing.decisions import Turn, route_decide
+from routing.decisions import RouteDecision, Turn, route_decide
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
-def route(text: str, *history: str, known: bool = True):  # type: ignore[no-untyped-def]
+def route(text: str, *history: str, known: bool = True) -> RouteDecision:
     turns = [Turn(role="shopper", text=t) for t in history]
     return route_decide(text=text, history=turns, customer_known=known)
 
@@ -105,7 +107,7 @@ def test_repeating_yourself_moves_up_then_escalates() -> None:
     assert third.escalate and "repeated_failure" in third.reasons
 
 
-def test_refunds_above_the_threshold_go_to_a_person(settings) -> None:  # type: ignore[no-untyped-def]
+def test_refunds_above_the_threshold_go_to_a_person(settings: Any) -> None:
     settings.ESCALATE_REFUND_ABOVE_USD = 250
     assert not route("I want a refund of $40 for my order").escalate
     big = route("I want a refund of $1,200 for my order")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -18,7 +19,7 @@ LINES = [
 ]
 
 
-def run(tmp_path: Path, lines: list[str]) -> tuple[list[dict[str, object]], str]:
+def run(tmp_path: Path, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
     path = tmp_path / "transcripts.jsonl"
     path.write_text("\n".join(lines) + "\n")
     out, err = StringIO(), StringIO()
@@ -35,7 +36,7 @@ def test_one_decision_per_line_in_order_with_a_summary(tmp_path: Path) -> None:
     assert results[2]["intent"] == "order_status" and "follow_up" in results[2]["reasons"]
     assert results[3]["tier"] == 2
     assert results[4]["tier"] == 1 and "needs_verification" in results[4]["reasons"]
-    assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in results)  # type: ignore[arg-type]
+    assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in results)
     assert "5 messages" in summary
 
 

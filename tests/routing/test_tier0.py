@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -75,7 +75,7 @@ def test_return_window_counts_from_delivery(customer: Customer) -> None:
     ShipmentFactory(
         order=order,
         status="delivered",
-        delivered_at=timezone.make_aware(timezone.datetime(2026, 11, 1, 12)),
+        delivered_at=timezone.make_aware(datetime(2026, 11, 1, 12)),
     )
     assert "until 1 Dec 2026 (10 days left)" in answer(customer, "return_window")
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from orders.demo_shop import demo_shop_data
 from orders.management.progress import ImportProgress
 from orders.services.shop_import import shop_import
+from support_bot.services.demo_history import demo_history_seed
 
 # Demo logins, printed on purpose; never used outside a demo.
 ADMIN_USERNAME = "admin"
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         data = demo_shop_data(seed=options["seed"], today=timezone.localdate())
         summary = shop_import(data=data, progress=ImportProgress(self.stderr))
         self._users()
+        history = demo_history_seed(days=90, seed=options["seed"], today=timezone.localdate())
         self.stdout.write(self.style.SUCCESS(f"Demo shop imported: {summary}"))
+        self.stdout.write(f"Demo cost history: {history}")
         self.stdout.write(
             f"Demo admin: http://127.0.0.1:8000/admin/ user {ADMIN_USERNAME}, "
             f"password {ADMIN_PASSWORD}"

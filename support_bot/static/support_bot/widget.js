@@ -964,6 +964,12 @@
     if (typeof detail === 'string' && detail) stateEl.setAttribute('title', detail);
     else stateEl.removeAttribute('title');
     if (prev !== convState) hideTyping();
+    if (convState === 'waiting' || convState === 'agent') {
+      // A person took over mid-reply: that reply is stopped and never completes.
+      for (var id in messages) {
+        if (messages[id].role === 'bot' && messages[id].status === 'streaming') removeEntry(messages[id]);
+      }
+    }
 
     if (convState === 'resolved') {
       if (fromWelcome) {
@@ -1342,6 +1348,8 @@
     for (var i = 0; i < history.length; i++) {
       var m = history[i];
       if (!m || typeof m !== 'object') continue;
+      // A reply stopped by a handoff before it said anything.
+      if (m.role === 'bot' && historyStatus(m.status) === 'failed' && !m.text) continue;
       var entry = createEntry(m.role);
       if (m.id != null) setId(entry, m.id);
       entry.text = m.text == null ? '' : String(m.text);

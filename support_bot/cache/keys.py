@@ -1,0 +1,150 @@
+"""What a cached answer is filed under: its scope, partition and exact key.
+
+- **Scope.** An answer built from a customer's data (their name and orders were in the
+  prompt) belongs to that customer and to a fingerprint of the order context it was
+  built from, so a changed order is a different scope and the old answer is never
+  served. Everything else (policies, FAQs, how-to for a shopper who is not signed in) is
+  shared, keyed by language and the policy versions. Nothing crosses customers.
+- **Partition.** Scope, intent and the question's entities: a semantic search only ever
+  looks inside one partition, so a hit agrees on all three by construction.
+- **Exact key.** Partition plus the normalised text; for a question whose intent is
+  confident, the partition alone (the *answer key*). The catalogue has one intent per
+  answer, so two confident questions of one intent with the same entities want the same
+  answer whatever their wording, and the lookup is one key read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, Max, Min
+
+from orders.context import order_context_build, order_context_render
+from orders.models import Policy
+from routing.models import Intent, IntentExample
+
+SHARED = "shared"
+# Intents whose answer depends on the customer's own orders, payments or parcels. With
+# a signed-in customer the prompt holds their data anyway (see ``prompt_has_customer``);
+# this list keeps them per customer even if the prompt someday leaves it out.
+CUSTOMER_INTENTS = frozenset(
+    {
+        "order_status",
+        "track_order",
+        "delivery_estimate",
+        "refund_status",
+        "return_window",
+        "cancel_order",
+        "change_order",
+        "refund_request",
+        "payment_problem",
+        "delivery_problem",
+        "damaged_or_wrong_item",
+        "multi_order_issue",
+        "exchange",
+        "get_invoice",
+        "check_invoice",
+        "address_change",
+        "address_setup",
+    }
+)
+_SPACE = re.compile(r"\s+")
+_EDGE_PUNCTUATION = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+
+
+@dataclass(frozen=True)
+class CacheQuery:
+    """One shopper question, as the cache sees it."""
+
+    text: str
+    normalized: str
+    intent: str
+    language: str
+    scope: str  # "shared" or "customer:<id>"
+    scope_key: str  # scope + language + policy versions (+ order context fingerprint)
+    entities: frozenset[str]
+    vector: bytes  # float32, unit length
+    semantic: bool = True  # False: the intent is a guess, so only an exact hit will do
+    # The intent is confident enough to stand for the answer (see ``answer_keyed``).
+    keyed: bool = False
+    confidence: float = 0.0  # the intent's score
+    margin: float = 0.0  # over the runner-up intent
+
+    @property
+    def partition(self) -> str:
+        entities = "|".join(sorted(self.entities))
+        return _digest(f"{self.scope_key}\x1f{self.intent}\x1f{entities}")
+
+    @property
+    def exact_key(self) -> str:
+        if self.keyed:
+            return _digest(f"{self.partition}\x1fanswer")
+        return _digest(f"{self.partition}\x1f{self.normalized}")
+
+    @property
+    def customer_id(self) -> int | None:
+        return int(self.scope.split(":", 1)[1]) if self.scope != SHARED else None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def text_normalize(text: str) -> str:
+    """Case, width, spacing and outer punctuation do not change a question."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _EDGE_PUNCTUATION.sub("", _SPACE.sub(" ", folded)).strip()
+
+
+def policy_fingerprint() -> str:
+    """What a shared prompt and the filing depend on: every policy's key and version, the
+    shop's name, and the intent catalogue's version.
+
+    Any policy edit raises its version, so every shared answer written before it is in
+    an old scope and is never served again (it ages out of the store). An edit of the
+    intent catalogue re-files questions under other intents, so it starts afresh too.
+    """
+    versions = sorted(Policy.objects.values_list("key", "version"))
+    intents = Intent.objects.aggregate(n=Count("id"), at=Max("updated_at"), first=Min("id"))
+    examples = IntentExample.objects.aggregate(n=Count("id"), at=Max("updated_at"))
+    catalogue = (intents["n"], intents["at"], intents["first"], examples["n"], examples["at"])
+    return _digest(f"{settings.SHOP_NAME}\x1f{versions}\x1f{catalogue}")
+
+
+def context_fingerprint(*, customer_id: int, text: str) -> str:
+    """A hash of the order context the prompt for this message is built from."""
+    rendered = order_context_render(order_context_build(customer_id=customer_id, message=text))
+    return _digest(rendered)
+
+
+def answer_keyed(*, semantic: bool, confidence: float, margin: float) -> bool:
+    """Whether a question's intent is sure enough to file its answer under the intent.
+
+    Routing's own threshold (``semantic``) is for choosing a tier; serving another
+    shopper's answer needs a clearer winner, both in score and over the runner-up.
+    """
+    return (
+        semantic
+        and confidence >= float(settings.CACHE_INTENT_CONFIDENCE)
+        and margin >= float(settings.CACHE_INTENT_MARGIN)
+    )
+
+
+def cache_scope(*, intent: str, customer_id: int | None, prompt_has_customer: bool) -> str:
+    """Shared, unless the answer depends on (or was built from) a customer's data."""
+    if customer_id is None:
+        return SHARED
+    if prompt_has_customer or intent in CUSTOMER_INTENTS:
+        return f"customer:{customer_id}"
+    return SHARED
+
+
+def scope_key(*, scope: str, language: str, policies: str, context: str | None) -> str:
+    parts = [scope, language or "en", policies]
+    if scope != SHARED:
+        parts.append(context or "")
+    return "\x1f".join(parts)
