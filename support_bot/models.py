@@ -56,6 +56,10 @@ class Conversation(models.Model):
     resolution = models.CharField(max_length=6, choices=Resolution.choices, blank=True)
     # Left by a shopper who was waiting while nobody was on duty: the way to answer later.
     contact_email = models.EmailField(max_length=254, blank=True)
+    # Conversation memory: turns older than the recent window, folded into a summary
+    # once and reused; ``memory_upto`` is the last message id folded in.
+    memory_summary = models.TextField(blank=True)
+    memory_upto = models.PositiveBigIntegerField(default=0)
     verify_failures = models.PositiveIntegerField(default=0)
     verify_locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

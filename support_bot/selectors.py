@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from support_bot.memory import Remembered, split_recent
 from support_bot.models import Conversation, Message
 from support_bot.streams import partial_get
 
@@ -23,12 +24,16 @@ class ReplyJob:
 
     reply_id: int
     conversation_id: int
+    attempt: int
     group: str
     conversation_state: str
     language: str
     customer_id: int | None
     customer_name: str | None
     history: tuple[Turn, ...]
+    memory_summary: str = ""
+    # Turns older than the recent window that the stored summary does not hold yet.
+    memory_pending: tuple[Remembered, ...] = ()
 
 
 def conversation_history(*, conversation_id: int) -> list[dict[str, Any]]:
@@ -55,24 +60,30 @@ def conversation_history(*, conversation_id: int) -> list[dict[str, Any]]:
     return frames
 
 
-def reply_job_get(*, reply_id: int, turns: int = 8) -> ReplyJob:
+def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
     reply = Message.objects.select_related("conversation__customer").get(pk=reply_id)
     conversation: Conversation = reply.conversation
-    earlier = (
+    rows = (
         Message.objects.filter(conversation=conversation, created_at__lte=reply.created_at)
         .exclude(pk=reply.pk)
         .filter(status=Message.Status.DONE)
         .exclude(role=Message.Role.SYSTEM)
         .order_by("-created_at", "-id")[:turns]
     )
+    remembered = [Remembered(id=m.pk, role=m.role, text=m.text) for m in reversed(list(rows))]
+    start = split_recent(remembered)
+    earlier = remembered[start:]
     customer = conversation.customer
     return ReplyJob(
         reply_id=reply.pk,
         conversation_id=conversation.pk,
+        attempt=reply.attempts,
         group=conversation.group_name,
         conversation_state=conversation.state,
         language=conversation.language,
         customer_id=customer.pk if customer else None,
         customer_name=customer.name if customer else None,
-        history=tuple(Turn(role=m.role, text=m.text) for m in reversed(list(earlier))),
+        history=tuple(Turn(role=m.role, text=m.text) for m in earlier),
+        memory_summary=conversation.memory_summary,
+        memory_pending=tuple(m for m in remembered[:start] if m.id > conversation.memory_upto),
     )

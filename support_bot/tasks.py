@@ -9,8 +9,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from support_bot.services.messages import reply_fail
-from support_bot.services.replies import APOLOGY, reply_generate
+from support_bot.services.replies import reply_abandon, reply_generate
 
 
 @shared_task(
@@ -24,7 +23,7 @@ def generate_reply(reply_id: int) -> None:
     try:
         reply_generate(reply_id=reply_id)
     except SoftTimeLimitExceeded:
-        reply_fail(reply_id=reply_id, code="time_limit", text=APOLOGY)
+        reply_abandon(reply_id=reply_id, reason="bot_timed_out")
 
 
 async def reply_enqueue(reply_id: int) -> None:

@@ -123,3 +123,10 @@ def _verify(
     conversation.verify_failures = 0
     conversation.save(update_fields=["customer", "identity", "verify_failures", "updated_at"])
     return customer, None
+
+
+def conversation_memory_save(*, conversation_id: int, summary: str, upto: int) -> None:
+    """Store the folded summary; a slower worker never overwrites a newer one."""
+    Conversation.objects.filter(pk=conversation_id, memory_upto__lt=upto).update(
+        memory_summary=summary, memory_upto=upto
+    )

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -14,7 +15,7 @@ from support_bot.models import Conversation, Message
 
 # A reply whose worker has not written a heartbeat for this long is taken to be orphaned
 # (the worker died mid-reply); the redelivered task may then claim it again.
-REPLY_LEASE = timedelta(seconds=45)
+REPLY_LEASE = timedelta(seconds=settings.REPLY_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -31,16 +32,17 @@ from support_bot.cache.services import (
     shopper_turns,
     single_flight,
 )
+from support_bot.memory import fold
 from support_bot.prompt import prompt_build
 from support_bot.selectors import ReplyJob, reply_job_get
+from support_bot.services.conversations import conversation_memory_save
 from support_bot.services.handoff import conversation_escalate
-from support_bot.services.messages import reply_claim, reply_fail, reply_finish, reply_heartbeat
+from support_bot.services.messages import reply_claim, reply_finish, reply_heartbeat
 from support_bot.streams import DeltaCoalescer, partial_save, publish
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
-APOLOGY = "Sorry, I can't answer right now. Please try again in a moment."
 # What a tier-0 answer would have cost: the prompt a tier-1 model would have read and an
 # answer of this many tokens.
 TIER0_COUNTERFACTUAL_REPLY_TOKENS = 80
@@ -90,6 +92,11 @@ def reply_generate(*, reply_id: int) -> None:
         logger.info("reply %s already taken or finished", reply_id)
         return
     job = reply_job_get(reply_id=reply_id)
+    if job.attempt > 1:
+        # A worker died mid-reply and this is the redelivery: widgets drop what the dead
+        # worker streamed, and the reply starts again at seq 1.
+        publish(job.group, {"type": "reset", "message_id": reply_id, "reason": "redelivered"})
+    job = _remember(job)
     shopper_text, earlier = _split_history(job)
     decision = route_decide(
         text=shopper_text, history=earlier, customer_known=job.customer_id is not None
@@ -105,6 +112,17 @@ def reply_generate(*, reply_id: int) -> None:
     ):
         return
     _answer_llm(job, decision, shopper_text)
+
+
+def _remember(job: ReplyJob) -> ReplyJob:
+    """Fold turns that left the recent window into the stored summary."""
+    if not job.memory_pending:
+        return job
+    summary = fold(job.memory_summary, job.memory_pending)
+    conversation_memory_save(
+        conversation_id=job.conversation_id, summary=summary, upto=job.memory_pending[-1].id
+    )
+    return replace(job, memory_summary=summary, memory_pending=())
 
 
 def _split_history(job: ReplyJob) -> tuple[str, list[Turn]]:
@@ -234,10 +252,8 @@ def _answer_live(
         return
     except NoModelAvailable as unavailable:
         logger.warning("reply %s: no model could answer: %s", job.reply_id, unavailable)
-        if unavailable.budget_exhausted:
-            _hand_off(job, ["budget_exhausted"])
-        else:
-            _fail(job, "no_model")
+        # No silent failure: a person takes over when no model can answer.
+        _hand_off(job, ["budget_exhausted" if unavailable.budget_exhausted else "bot_unavailable"])
         return
     stream.flush()
     final = answer.text.strip() or stream.coalescer.text
@@ -273,14 +289,7 @@ def _hand_off(job: ReplyJob, reasons: list[str]) -> None:
     conversation_escalate(conversation_id=job.conversation_id, reasons=reasons)
 
 
-def _fail(job: ReplyJob, code: str) -> None:
-    if reply_fail(reply_id=job.reply_id, code=code, text=APOLOGY):
-        publish(
-            job.group,
-            {
-                "type": "error",
-                "code": "reply_failed",
-                "message": APOLOGY,
-                "message_id": job.reply_id,
-            },
-        )
+def reply_abandon(*, reply_id: int, reason: str) -> None:
+    """The reply could not be written in time: a person takes over, never silence."""
+    job = reply_job_get(reply_id=reply_id)
+    _hand_off(job, [reason])

@@ -133,7 +133,12 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as
+                # channels-redis's blocking pop: under load the read then times out and
+                # the consumer dies. The pop's own timeout is what bounds the wait.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
+                ],
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": 60,
             },
@@ -201,6 +206,16 @@ LLM_TOTAL_TIMEOUT = env_int("LLM_TOTAL_TIMEOUT_S", 90, minimum=1)
 # Celery's limits sit above the HTTP timeouts so a stuck call ends as a clean failure.
 REPLY_SOFT_TIME_LIMIT = LLM_TOTAL_TIMEOUT + 15
 REPLY_HARD_TIME_LIMIT = LLM_TOTAL_TIMEOUT + 30
+# A reply whose worker wrote no heartbeat for this long was orphaned (the worker died);
+# the redelivered task may take it over. Replies beat every 5 s while streaming.
+REPLY_LEASE_SECONDS = env_int("REPLY_LEASE_SECONDS", 45, minimum=2)
+# With acks_late, Redis hands an unacknowledged task to another worker after this long:
+# above the hard time limit, so a slow reply is never run twice at once.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int(
+        "CELERY_VISIBILITY_TIMEOUT", REPLY_HARD_TIME_LIMIT + 60, minimum=5
+    )
+}
 
 # The widget's websocket: frame size and per-connection message rate.
 CHAT_MAX_FRAME_BYTES = 8 * 1024

@@ -24,6 +24,7 @@ def job(customer: Customer, text: str) -> ReplyJob:
     return ReplyJob(
         reply_id=1,
         conversation_id=1,
+        attempt=1,
         group="g",
         conversation_state="bot",
         language="en",
@@ -57,6 +58,7 @@ def test_an_anonymous_shopper_gets_no_customer_data(customer: Customer) -> None:
     anonymous = ReplyJob(
         reply_id=1,
         conversation_id=1,
+        attempt=1,
         group="g",
         conversation_state="bot",
         language="de",

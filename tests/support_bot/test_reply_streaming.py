@@ -19,7 +19,7 @@ from orders.models import Customer
 from routing.fake_provider import FakeProviderServer
 from routing.models import LLMCall
 from support_bot.identity import customer_token_make
-from support_bot.models import Message
+from support_bot.models import Conversation, Message
 from support_bot.routing import websocket_urlpatterns
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
@@ -112,20 +112,27 @@ async def test_a_stream_that_breaks_midway_is_restarted_and_the_widget_told(
     assert frames[-1]["text"].startswith("Echo: <shopper>Where is my parcel?")
 
 
-async def test_a_permanent_provider_error_ends_in_a_clear_failure(
+async def test_when_no_model_can_answer_a_person_takes_over(
     reply_workers: FakeProviderServer,
 ) -> None:
     reply_workers.script(["http_401"])
     ws, _ = await open_chat()
     try:
-        await ask(ws, "Hello?")
-        frames = await frames_until_done(ws)
+        await ask(ws, "Do you ship to Norway?")
+        frames: list[dict[str, Any]] = []
+        async with asyncio.timeout(20):
+            while not any(f["type"] == "message" and f["role"] == "system" for f in frames):
+                frames.append(json.loads(await ws.receive_from(timeout=20)))
     finally:
         await ws.disconnect()
-    error = frames[-1]
-    assert error["type"] == "error" and error["code"] == "reply_failed"
-    reply = await Message.objects.aget(pk=error["message_id"])
-    assert reply.status == "failed" and reply.error_code == "no_model"
+    assert {"type": "state", "state": "waiting"}.items() <= next(
+        f for f in frames if f["type"] == "state"
+    ).items()
+    assert not [f for f in frames if f["type"] in ("delta", "done")]
+    reply = await Message.objects.aget(role="bot")
+    assert reply.status == "failed" and reply.text == ""
+    conversation = await Conversation.objects.aget()
+    assert conversation.state == "waiting" and "bot_unavailable" in conversation.escalation_reasons
     assert reply_workers.stats()["requests"] == 1  # a permanent error is not retried
     attempt = await LLMCall.objects.aget(message_id=reply.pk)
     assert (attempt.outcome, attempt.error_class) == ("fallback", "auth")
