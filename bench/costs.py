@@ -1,7 +1,6 @@
 """Time finance's cost report on PostgreSQL with a million ledger rows.
 
     python bench/costs.py [--rows 1000000] [--days 90] [--repeat 5] [--keep | --reuse]
-                          [--support-bot-indexes]
                           [--server postgres://postgres@127.0.0.1:5432/postgres]
 
 It works in a database of its own, ``support_bot_bench_costs``, on the server that
@@ -51,12 +50,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="leave the database afterwards")
     parser.add_argument(
-        "--support-bot-indexes",
-        action="store_true",
-        help="also time the page with the indexes on conversations, messages and ratings "
-        "that the report would like (not in the schema yet: see PROPOSED_INDEXES)",
-    )
-    parser.add_argument(
         "--server",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="any database on the PostgreSQL server, used to create and drop the bench's own",
@@ -73,9 +66,6 @@ def main() -> None:
         if not args.reuse:
             load(rows=args.rows, days=args.days, seed=args.seed)
         measure(days=args.days, repeat=args.repeat)
-        if args.support_bot_indexes:
-            proposed_indexes_create()
-            measure(days=args.days, repeat=args.repeat)
     finally:
         from django.db import connections
 
@@ -377,28 +367,6 @@ def _ledger(
 
 
 # --- measuring -------------------------------------------------------------------------
-
-# The conversation figures count conversations, shopper messages and ratings by date;
-# support_bot's tables have no index on those dates, so each count scans its table.
-PROPOSED_INDEXES = (
-    "CREATE INDEX ON support_bot_message (created_at) WHERE role = 'shopper'",
-    "CREATE INDEX ON support_bot_conversation (created_at)",
-    "CREATE INDEX ON support_bot_conversation (resolved_at)",
-    "CREATE INDEX ON support_bot_conversation (escalated_at)",
-    "CREATE INDEX ON support_bot_rating (created_at)",
-)
-
-
-def proposed_indexes_create() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for statement in PROPOSED_INDEXES:
-            cursor.execute(statement)
-        cursor.execute("VACUUM ANALYZE")
-    print("\nwith the proposed support_bot indexes:")
-    for statement in PROPOSED_INDEXES:
-        print(f"  {statement}")
 
 
 def measure(*, days: int, repeat: int) -> None:

@@ -67,7 +67,14 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["state", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["state", "-updated_at"]),
+            # The cost report counts conversations started, escalated and resolved in a
+            # date range over hundreds of thousands of rows.
+            models.Index(fields=["created_at"], name="conversation_created_idx"),
+            models.Index(fields=["escalated_at"], name="conversation_escalated_idx"),
+            models.Index(fields=["resolved_at"], name="conversation_resolved_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Conversation {str(self.public_id)[:8]}"
@@ -124,7 +131,14 @@ class Message(models.Model):
                 name="message_unique_client_id",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(role="shopper"),
+                name="message_shopper_created_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:40]}"
@@ -141,6 +155,7 @@ class Rating(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        indexes = [models.Index(fields=["created_at"], name="rating_created_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(score__gte=1) & Q(score__lte=5), name="rating_score_1_to_5"

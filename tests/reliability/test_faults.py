@@ -1,0 +1,293 @@
+"""Faults on the real path: failing providers, a killed worker, dropped database
+connections, and a budget under concurrent load. Nothing lost, nothing answered twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+
+from routing.fake_provider import FakeProviderServer
+from routing.gateway import NoModelAvailable, answer_stream
+from routing.models import LLMCall, LLMModel, Provider, TierRoute
+from support_bot.models import Message
+from support_bot.routing import websocket_urlpatterns
+
+pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = [
+    "Do you ship to Norway?",
+    "What is your returns policy?",
+    "Which tent is best for two people?",
+    "How do I reset my password?",
+    "Do you accept PayPal?",
+    "Is the rain jacket waterproof?",
+    "What sizes does the trail runner come in?",
+    "Can I pay in instalments?",
+]
+ATTEMPT_OUTCOMES = ("ok", "error", "fallback", "partial")
+
+
+class Shopper:
+    """Sends messages one at a time; a handed-off conversation is left for a new one."""
+
+    def __init__(self, results: Counter[str], duplicates: list[str]) -> None:
+        self.results = results
+        self.duplicates = duplicates
+        self.ws: WebsocketCommunicator | None = None
+
+    async def _open(self) -> None:
+        if self.ws is not None:
+            await self.ws.disconnect()
+        self.ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/chat/")
+        assert (await self.ws.connect())[0]
+        await self.ws.send_json_to({"type": "hello", "conversation": None})
+        assert (await self.ws.receive_json_from(timeout=10))["type"] == "welcome"
+
+    async def ask(self, text: str) -> None:
+        if self.ws is None:
+            await self._open()
+        assert self.ws is not None
+        await self.ws.send_json_to(
+            {"type": "message", "text": text, "client_id": str(uuid.uuid4())}
+        )
+        self.results["sent"] += 1
+        seqs: Counter[int] = Counter()
+        dones = 0
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    frame = await self.ws.receive_json_from(timeout=60)
+                    if frame["type"] == "reset":
+                        seqs.clear()
+                    elif frame["type"] == "delta":
+                        seqs[frame["seq"]] += 1
+                    elif frame["type"] == "done":
+                        dones += 1
+                        self.results["completed"] += 1
+                        break
+                    elif frame["type"] == "message" and frame.get("role") == "system":
+                        self.results["escalated"] += 1
+                        await self._open()  # this conversation now waits for a person
+                        break
+        except TimeoutError:
+            self.results["lost"] += 1
+            return
+        if dones > 1 or any(count > 1 for count in seqs.values()):
+            self.duplicates.append(text)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.disconnect()
+
+
+async def test_thirty_percent_provider_faults_lose_and_double_nothing(
+    reply_workers: FakeProviderServer, settings: Any, figures: Counter[str]
+) -> None:
+    settings.CHAT_RATE_BURST = 1000
+    settings.CHAT_RATE_PER_MINUTE = 100_000
+    settings.LLM_READ_TIMEOUT = 2  # in-process replies; the worker process has the same
+    reply_workers.configure(fail_rate=0.3, seed=11, reply_tokens=20)
+    results: Counter[str] = Counter()
+    duplicates: list[str] = []
+    shoppers = [Shopper(results, duplicates) for _ in range(20)]
+
+    async def run(shopper: Shopper, index: int) -> None:
+        for turn in range(25):
+            await shopper.ask(f"{QUESTIONS[(index + turn) % len(QUESTIONS)]} (ref {index}-{turn})")
+        await shopper.close()
+
+    await asyncio.gather(*(run(s, i) for i, s in enumerate(shoppers)))
+    stats = reply_workers.stats()
+    figures["messages sent"] += results["sent"]
+    figures["completed"] += results["completed"]
+    figures["escalated"] += results["escalated"]
+    figures["lost"] += results["lost"]
+    figures["duplicated"] += len(duplicates)
+    figures["faults injected"] += sum(
+        stats.get("by_fault", {}).get(k, 0) for k in stats.get("by_fault", {}) if k != "ok"
+    )
+    assert results["sent"] == 500
+    assert results["lost"] == 0 and duplicates == []
+    assert results["completed"] + results["escalated"] == 500
+    assert results["escalated"] < 100, "most faults are absorbed by retries"
+    attempts = await LLMCall.objects.filter(outcome__in=ATTEMPT_OUTCOMES).acount()
+    assert attempts == stats["requests"], "every provider attempt is a ledger row"
+    done = await Message.objects.filter(role="bot", status="done").acount()
+    assert done == results["completed"], "every reply the shopper saw is stored, once"
+
+
+async def test_fifty_concurrent_calls_on_a_budget_for_ten(
+    settings: Any, figures: Counter[str]
+) -> None:
+    with FakeProviderServer(reply_tokens=30, ttft_ms=50) as fake:
+        TierRoute.objects.all().delete()
+        vendor = await Provider.objects.acreate(name="Metered", base_url=fake.base_url)
+        model = await LLMModel.objects.acreate(
+            provider=vendor,
+            name="metered",
+            label="Metered",
+            max_output_tokens=64,
+            input_price_per_mtok=Decimal("10"),
+            output_price_per_mtok=Decimal("30"),
+        )
+        await TierRoute.objects.acreate(tier=1, model=model)
+        from routing import limits
+
+        limits.reset_backend()
+        if os.environ.get("REDIS_URL"):
+            limits.backend().client.flushdb()
+        worst = (Decimal(60) * 10 + Decimal(64) * 30) / 1_000_000
+        settings.DAILY_BUDGET_USD = worst * 10
+        messages = [{"role": "user", "content": "Do you ship to Spain?"}]
+        outcome: Counter[str] = Counter()
+
+        def call(n: int) -> None:
+            try:
+                answer_stream(
+                    tier=1,
+                    messages=messages,
+                    conversation_id=n,
+                    message_id=None,
+                    on_piece=lambda p: None,
+                    on_reset=lambda: None,
+                )
+                outcome["answered"] += 1
+            except NoModelAvailable:
+                outcome["refused"] += 1
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(50)]
+
+        def run_all() -> None:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        await asyncio.to_thread(run_all)
+        spent = sum(
+            [c async for c in LLMCall.objects.values_list("cost_usd", flat=True)], Decimal(0)
+        )
+    figures["messages sent"] += 50
+    assert outcome["answered"] + outcome["refused"] == 50
+    assert outcome["answered"] >= 10, "the budget covers ten calls at their worst case"
+    assert spent <= settings.DAILY_BUDGET_USD + worst, (
+        f"overspent: {spent} > budget + one worst case"
+    )
+
+
+def test_dropped_database_connections_fail_cleanly_and_recover(client: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    assert client.get("/healthz").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    # Our own connection goes too: the next request must notice and reconnect.
+    own = connection.connection.info.backend_pid if connection.connection else None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    if own is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [own])
+    connection.close_if_unusable_or_obsolete()
+    responses = [client.get("/healthz").status_code for _ in range(3)]
+    assert responses[-1] == 200
+    assert all(code in (200, 500, 503) for code in responses)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a real broker")
+def test_a_worker_killed_mid_reply_is_redelivered_and_answers_once(
+    fake_provider_server: FakeProviderServer, figures: Counter[str], django_db_blocker: Any
+) -> None:
+    from tests.conftest import topology_env
+
+    fake_provider_server.reset()
+    fake_provider_server.configure(tokens_per_s=10, reply_tokens=40)
+    env = topology_env(
+        LOCAL_MODEL_URL=fake_provider_server.base_url,
+        CELERY_VISIBILITY_TIMEOUT="3",
+        REPLY_LEASE_SECONDS="3",
+    )
+    queue = f"killtest-{uuid.uuid4().hex[:8]}"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "support_bot",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "2",
+        "-Q",
+        queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel",
+        "WARNING",
+    ]
+    from support_bot.models import Conversation
+    from support_bot.tasks import generate_reply
+
+    conversation = Conversation.objects.create()
+    shopper = Message.objects.create(
+        conversation=conversation,
+        role="shopper",
+        text="Do you ship to Norway?",
+        client_id=uuid.uuid4(),
+    )
+    reply = Message.objects.create(
+        conversation=conversation, role="bot", status="queued", reply_to=shopper
+    )
+    first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        generate_reply.apply_async(kwargs={"reply_id": reply.pk}, queue=queue)
+        for _ in range(300):
+            reply.refresh_from_db()
+            if reply.first_token_at is not None:
+                break
+            threading.Event().wait(0.1)
+        assert reply.status == "generating", "the first worker started streaming"
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        second = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        try:
+            for _ in range(600):
+                reply.refresh_from_db()
+                if reply.status in ("done", "failed"):
+                    break
+                threading.Event().wait(0.1)
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    figures["faults injected"] += 1
+    figures["messages sent"] += 1
+    assert reply.status == "done", "the redelivered task finished the reply"
+    assert reply.attempts == 2
+    assert reply.text.startswith("Echo: <shopper>Do you ship to Norway?")
+    assert Message.objects.filter(conversation=conversation, role="bot").count() == 1
+    figures["completed"] += 1
