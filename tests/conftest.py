@@ -144,7 +144,12 @@ def celery_worker_process(
         yield None
         return
     with django_db_blocker.unblock():
-        env = topology_env(LOCAL_MODEL_URL=fake_provider_server.base_url)
+        # Fake providers answer in milliseconds: short timeouts keep "hang" faults short.
+        env = topology_env(
+            LOCAL_MODEL_URL=fake_provider_server.base_url,
+            LLM_READ_TIMEOUT_S="2",
+            LLM_TOTAL_TIMEOUT_S="30",
+        )
     log = (ROOT / "var" / "test-worker.log").open("wb")
     process = subprocess.Popen(
         [
@@ -157,7 +162,7 @@ def celery_worker_process(
             "--pool",
             "threads",
             "--concurrency",
-            "4",
+            "8",
             "--loglevel",
             "INFO",
             "--without-gossip",
