@@ -122,6 +122,10 @@ RETIRED_EXAMPLES: dict[str, list[str]] = {
 }
 
 ADDED_EXAMPLES: dict[str, list[str]] = {
+    "track_order": [
+        "locate my shipment",
+        "where can I find my package right now",
+    ],
     "returns_policy": [
         "what items can't be returned",
         "do returned items need the original packaging",

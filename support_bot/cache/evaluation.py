@@ -30,7 +30,7 @@ class PairVerdict:
     # enough threshold.
     eligible: bool
     exact: bool
-    # Same scope, intent and entities, both routed with confidence: a hit by the answer
+    # Same scope, intent, entities and actions, both routed with confidence: a hit by the answer
     # key once both texts clear the intent's confidence and margin requirement.
     same_answer_key: bool = False
     confidence: float = 0.0  # the lower of the two texts' intent scores
@@ -72,7 +72,12 @@ def pair_verdicts(pairs: Sequence[tuple[str, str]]) -> list[PairVerdict]:
             asked=dataclasses.replace(asked, keyed=False),
             similarity=1.0,
         )
-        same_key = stored.semantic and asked.semantic and stored.partition == asked.partition
+        same_key = (
+            stored.semantic
+            and asked.semantic
+            and stored.partition == asked.partition
+            and stored.frame == asked.frame
+        )
         verdicts.append(
             PairVerdict(
                 similarity,
@@ -129,15 +134,41 @@ def threshold_sweep(verdicts: Sequence[PairVerdict], labels: Sequence[int]) -> l
 
 
 def intent_sweep(
-    verdicts: Sequence[PairVerdict], labels: Sequence[int], *, threshold: float | None = None
+    verdicts: Sequence[PairVerdict],
+    labels: Sequence[int],
+    *,
+    thresholds: Sequence[float] | None = None,
 ) -> list[Rates]:
-    """The answer key's confidence and margin swept, at one cosine threshold."""
-    threshold = configured_threshold() if threshold is None else threshold
-    return [
-        rates_at(verdicts, labels, threshold, confidence=confidence, margin=margin)
-        for confidence in CONFIDENCE_SWEEP
-        for margin in MARGIN_SWEEP
-    ]
+    """The answer key's confidence and margin swept, with the cosine threshold of the
+    fallback (by default the configured one): every combination."""
+    thresholds = (configured_threshold(),) if thresholds is None else thresholds
+    label = np.array(labels) == 1
+    similarity = np.array([v.similarity for v in verdicts])
+    exact = np.array([v.exact for v in verdicts])
+    eligible = np.array([v.eligible for v in verdicts])
+    keyed = np.array([v.same_answer_key for v in verdicts])
+    score = np.array([v.confidence for v in verdicts])
+    lead = np.array([v.margin for v in verdicts])
+    same, other = max(int(label.sum()), 1), max(int((~label).sum()), 1)
+    rates = []
+    for threshold in thresholds:
+        cosine = exact | (eligible & (similarity >= threshold))
+        for confidence in CONFIDENCE_SWEEP:
+            for margin in MARGIN_SWEEP:
+                hit = cosine | (keyed & (score >= confidence) & (lead >= margin))
+                hits, false_hits = int((hit & label).sum()), int((hit & ~label).sum())
+                rates.append(
+                    Rates(
+                        threshold,
+                        hits / same,
+                        false_hits / other,
+                        hits,
+                        false_hits,
+                        confidence,
+                        margin,
+                    )
+                )
+    return rates
 
 
 def best_rates(

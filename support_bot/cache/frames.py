@@ -1,9 +1,9 @@
 """What a question asks to have done, for the cache's second guard.
 
-One intent of the routing catalogue covers questions with different answers: "how do I
-delete my account" and "how do I create my account" are both ``account_help``, and
-their embeddings are close (0.8+). The frame is the set of actions a question names,
-each a small family of synonyms; a semantic hit needs equal frames. A question whose
+The routing catalogue has one intent per answer, but a classifier can still put "how do
+I delete my account" and "how do I create my account" (embeddings 0.8+ apart) under one
+intent. The frame is the set of actions a question names, each a small family of
+synonyms; every hit but an exact one needs equal frames (the answer key includes it). A question whose
 verb is not listed here has an empty frame and only matches another such question.
 """
 

@@ -8,9 +8,10 @@
 - **Partition.** Scope, intent and the question's entities: a semantic search only ever
   looks inside one partition, so a hit agrees on all three by construction.
 - **Exact key.** Partition plus the normalised text; for a question whose intent is
-  confident, the partition alone (the *answer key*). The catalogue has one intent per
-  answer, so two confident questions of one intent with the same entities want the same
-  answer whatever their wording, and the lookup is one key read.
+  confident, the partition and the actions it names (the *answer key*). The catalogue
+  has one intent per answer, so two confident questions of one intent, with the same
+  entities and actions, want the same answer whatever their wording, and the lookup is
+  one key read.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class CacheQuery:
     semantic: bool = True  # False: the intent is a guess, so only an exact hit will do
     # The intent is confident enough to stand for the answer (see ``answer_keyed``).
     keyed: bool = False
+    frame: frozenset[str] = frozenset()  # the actions it names (``frames``)
     confidence: float = 0.0  # the intent's score
     margin: float = 0.0  # over the runner-up intent
 
@@ -82,7 +84,7 @@ class CacheQuery:
     @property
     def exact_key(self) -> str:
         if self.keyed:
-            return _digest(f"{self.partition}\x1fanswer")
+            return _digest(f"{self.partition}\x1fanswer\x1f{'|'.join(sorted(self.frame))}")
         return _digest(f"{self.partition}\x1f{self.normalized}")
 
     @property

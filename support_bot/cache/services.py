@@ -24,7 +24,7 @@ from routing.classifier import classify
 from routing.decisions import RouteDecision
 from support_bot.cache import keys
 from support_bot.cache.entities import question_entities
-from support_bot.cache.frames import frames_agree
+from support_bot.cache.frames import frames_agree, question_frame
 from support_bot.cache.keys import SHARED, CacheQuery
 from support_bot.cache.store import Entry, LocalStore, RedisStore, Store, new_entry_id
 
@@ -176,6 +176,7 @@ def cache_query(
         keyed=keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin),
         confidence=confidence,
         margin=margin,
+        frame=question_frame(text),
     )
 
 
@@ -200,7 +201,7 @@ def answers_match(*, stored: CacheQuery, asked: CacheQuery, similarity: float) -
         return False, f"different entities: {', '.join(differing)}"
     if stored.normalized == asked.normalized:
         return True, "exact"
-    if stored.keyed and asked.keyed:
+    if stored.keyed and asked.keyed and stored.frame == asked.frame:
         return True, "same answer-intent"
     if not (stored.semantic and asked.semantic):
         return False, "intent too uncertain for a semantic match"

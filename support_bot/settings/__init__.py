@@ -240,16 +240,16 @@ ESCALATE_REFUND_ABOVE_USD = env_decimal("ESCALATE_REFUND_ABOVE_USD", Decimal("25
 # The answer cache (support_bot.cache): earlier complete bot answers, served again for
 # the same question (exact), for a question confidently of the same answer-intent with
 # the same entities (top intent score at least CACHE_INTENT_CONFIDENCE, ahead of the
-# runner-up by CACHE_INTENT_MARGIN), or else for one of the same meaning, intent and
-# entities (semantic, at or above CACHE_SIMILARITY). CACHE_REDIS_URL defaults to
-# REDIS_URL; with neither, the cache lives in the process.
+# runner-up by CACHE_INTENT_MARGIN; tuned with bench/cache.py), or else for one of the
+# same meaning, intent and entities (semantic, at or above CACHE_SIMILARITY).
+# CACHE_REDIS_URL defaults to REDIS_URL; with neither, the cache lives in the process.
 CACHE_ENABLED = env_bool("CACHE_ENABLED", default=True)
 CACHE_REDIS_URL = env_url("CACHE_REDIS_URL", ("redis", "rediss", "unix")) or REDIS_URL
 CACHE_TTL_SECONDS = env_int("CACHE_TTL_SECONDS", 86400, minimum=1)
 CACHE_MAX_ENTRIES = env_int("CACHE_MAX_ENTRIES", 200_000, minimum=1)
-CACHE_SIMILARITY = env_decimal("CACHE_SIMILARITY", Decimal("0.88"))
-CACHE_INTENT_CONFIDENCE = env_decimal("CACHE_INTENT_CONFIDENCE", Decimal("0.60"))
-CACHE_INTENT_MARGIN = env_decimal("CACHE_INTENT_MARGIN", Decimal("0.05"))
+CACHE_SIMILARITY = env_decimal("CACHE_SIMILARITY", Decimal("0.93"))
+CACHE_INTENT_CONFIDENCE = env_decimal("CACHE_INTENT_CONFIDENCE", Decimal("0.50"))
+CACHE_INTENT_MARGIN = env_decimal("CACHE_INTENT_MARGIN", Decimal("0.08"))
 # How long a shopper waits for another worker's answer to the same question.
 CACHE_WAIT_SECONDS = env_int("CACHE_WAIT_SECONDS", 20, minimum=1)
 
