@@ -23,7 +23,7 @@ from django.db import connection
 from routing.fake_provider import FakeProviderServer
 from routing.gateway import NoModelAvailable, answer_stream
 from routing.models import LLMCall, LLMModel, Provider, TierRoute
-from support_bot.models import Message
+from support_bot.models import Conversation, Message
 from support_bot.routing import websocket_urlpatterns
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
@@ -124,20 +124,28 @@ async def test_thirty_percent_provider_faults_lose_and_double_nothing(
     assert results["sent"] == 500
     assert results["lost"] == 0 and duplicates == []
     assert results["completed"] + results["escalated"] == 500
-    assert results["escalated"] < 100, "most faults are absorbed by retries"
+    reasons = [
+        r
+        async for r in Conversation.objects.exclude(escalated_at=None).values_list(
+            "escalation_reasons", flat=True
+        )
+    ]
+    unavailable = sum("bot_unavailable" in r for r in reasons)
+    assert unavailable < 100, "most faults are absorbed by retries and fallback"
+    assert len(reasons) == results["escalated"], "every handoff the shopper saw is recorded"
     attempts = await LLMCall.objects.filter(outcome__in=ATTEMPT_OUTCOMES).acount()
     assert attempts == stats["requests"], "every provider attempt is a ledger row"
     done = await Message.objects.filter(role="bot", status="done").acount()
     assert done == results["completed"], "every reply the shopper saw is stored, once"
 
 
-async def test_fifty_concurrent_calls_on_a_budget_for_ten(
-    settings: Any, figures: Counter[str]
-) -> None:
+def test_fifty_concurrent_calls_on_a_budget_for_ten(settings: Any, figures: Counter[str]) -> None:
+    from routing import limits
+
     with FakeProviderServer(reply_tokens=30, ttft_ms=50) as fake:
         TierRoute.objects.all().delete()
-        vendor = await Provider.objects.acreate(name="Metered", base_url=fake.base_url)
-        model = await LLMModel.objects.acreate(
+        vendor = Provider.objects.create(name="Metered", base_url=fake.base_url)
+        model = LLMModel.objects.create(
             provider=vendor,
             name="metered",
             label="Metered",
@@ -145,9 +153,7 @@ async def test_fifty_concurrent_calls_on_a_budget_for_ten(
             input_price_per_mtok=Decimal("10"),
             output_price_per_mtok=Decimal("30"),
         )
-        await TierRoute.objects.acreate(tier=1, model=model)
-        from routing import limits
-
+        TierRoute.objects.create(tier=1, model=model)
         limits.reset_backend()
         if os.environ.get("REDIS_URL"):
             limits.backend().client.flushdb()
@@ -173,17 +179,11 @@ async def test_fifty_concurrent_calls_on_a_budget_for_ten(
                 connection.close()
 
         threads = [threading.Thread(target=call, args=(n,)) for n in range(50)]
-
-        def run_all() -> None:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-
-        await asyncio.to_thread(run_all)
-        spent = sum(
-            [c async for c in LLMCall.objects.values_list("cost_usd", flat=True)], Decimal(0)
-        )
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        spent = sum(LLMCall.objects.values_list("cost_usd", flat=True), Decimal(0))
     figures["messages sent"] += 50
     assert outcome["answered"] + outcome["refused"] == 50
     assert outcome["answered"] >= 10, "the budget covers ten calls at their worst case"
@@ -192,26 +192,22 @@ async def test_fifty_concurrent_calls_on_a_budget_for_ten(
     )
 
 
-def test_dropped_database_connections_fail_cleanly_and_recover(client: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL")
-    assert client.get("/healthz").status_code == 200
+def test_dropped_database_connections_fail_cleanly_and_recover(asgi_server: str) -> None:
+    """The running server's database connections are cut; it recovers by itself."""
+    import httpx
+
+    health = asgi_server.replace("ws://", "http://") + "/healthz"
+    assert httpx.get(health, timeout=10).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-    # Our own connection goes too: the next request must notice and reconnect.
-    own = connection.connection.info.backend_pid if connection.connection else None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    if own is not None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [own])
-    connection.close_if_unusable_or_obsolete()
-    responses = [client.get("/healthz").status_code for _ in range(3)]
-    assert responses[-1] == 200
-    assert all(code in (200, 500, 503) for code in responses)
+        cut = cursor.fetchone()[0]
+    assert cut >= 1, "the server had a connection to cut"
+    codes = [httpx.get(health, timeout=10).status_code for _ in range(3)]
+    assert set(codes) <= {200, 500}, codes  # a clean error at worst, never a hang
+    assert codes[-1] == 200, "the next request reconnects by itself"
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a real broker")
@@ -262,8 +258,15 @@ def test_a_worker_killed_mid_reply_is_redelivered_and_answers_once(
     )
     first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     try:
+        # Declare the queue first: Redis drops a message published to an unbound queue.
+        from kombu import Exchange, Queue
+
+        from support_bot.celery import app
+
+        with app.connection_for_write() as broker:
+            Queue(queue, Exchange(queue), routing_key=queue)(broker).declare()
         generate_reply.apply_async(kwargs={"reply_id": reply.pk}, queue=queue)
-        for _ in range(300):
+        for _ in range(1200):  # the worker loads the embedding model first
             reply.refresh_from_db()
             if reply.first_token_at is not None:
                 break
@@ -273,7 +276,7 @@ def test_a_worker_killed_mid_reply_is_redelivered_and_answers_once(
         first.wait(timeout=10)
         second = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         try:
-            for _ in range(600):
+            for _ in range(1200):
                 reply.refresh_from_db()
                 if reply.status in ("done", "failed"):
                     break
