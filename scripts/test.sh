@@ -11,7 +11,7 @@ DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
 REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
 SECRET_KEY="test-only-secret-key-for-the-suite" SHOP_TOKEN_SECRET="test-only-shop-token-secret" \
 DATABASE_CONN_MAX_AGE=0 \
-  $PY -m pytest "$@"
+  $PY -m pytest -m "not reliability" "$@"
 
 echo "== tests on the embedded default (SQLite, in-process)"
 embedded_var="$(mktemp -d)"
