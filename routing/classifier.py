@@ -71,7 +71,8 @@ def _current() -> _Index:
             version = _version()
             if _index is None or _index.version != version:
                 _index = _build(version)
-            _checked_at = time.monotonic()
+            # An empty catalogue (a database being set up) is looked at again next time.
+            _checked_at = time.monotonic() if _index.intents else 0.0
         return _index
 
 
