@@ -21,7 +21,11 @@ connect, ``hello`` with a signed customer token (each shopper its own demo custo
 answered at tier 0; policy questions; product questions; one FAQ asked by everybody), each
 time waiting for the reply's ``done`` (or an ``error``), then thinking for ``--think-ms``
 (uniformly 0.5-1.5 times it; 0 is a closed loop), then the next message; after the last
-one the shopper leaves and comes back with a new conversation.
+one the shopper leaves and comes back with a new conversation. Questions get a greeting,
+the shopper's first name or thanks around them, so that (as with real shoppers) most
+texts are new to the worker's embedding cache; ``--exact-texts`` turns that off. The
+per-connection message limit (``CHAT_RATE_*``) is lifted for the server: the bench's
+shoppers type faster than people do, on purpose.
 
 Figures exclude a warm-up (``--warmup-s``, and until every shopper has had one reply):
 
@@ -33,8 +37,11 @@ Figures exclude a warm-up (``--warmup-s``, and until every shopper has had one r
   /proc/<pid>/stat of the processes started here and their children, the bench
   database's PostgreSQL backends, redis-server); PostgreSQL transactions and Redis
   commands per message.
+- where a reply's time went, from the server's own timestamps on the reply row (created,
+  claimed by a worker, first token, finished; same clock as the shoppers').
 - errors, lost messages (no ``done`` within ``--reply-timeout-s``) and duplicated replies
-  (a second ``done``, or a repeated ``seq``): each must be 0.
+  (a second ``done``, or a repeated ``seq``): each must be 0. The exit status is 1 when
+  one is not, and the processes' logs are then kept.
 
 ``--also-zero-latency`` adds a second phase with a zero-latency provider, closed loop
 (``--zero-latency-think-ms``, default 0): the stack's own ceiling. ``--sweep 10,50,200``
@@ -148,19 +155,23 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         results = run.execute()
+        # Logs of a run with errors, losses or duplicates are kept for a look.
+        run.failed = any(
+            phase["errors"] or phase["lost"] or phase["duplicated"]
+            for result in results
+            for phase in result["phases"]
+        )
     except KeyboardInterrupt:
+        run.failed = True
         print("\ninterrupted; stopping everything this run started", file=sys.stderr)
-        run.cleanup()
         sys.exit(130)
+    except BaseException:
+        run.failed = True
+        raise
     finally:
         run.cleanup()
     report(results, args)
-    failed = any(
-        phase["errors"] or phase["lost"] or phase["duplicated"]
-        for result in results
-        for phase in result["phases"]
-    )
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if run.failed else 0)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -234,7 +245,9 @@ def _parse_args() -> argparse.Namespace:
     )
     topology.add_argument("--keep", action="store_true", help="leave the database afterwards")
     topology.add_argument(
-        "--reuse-db", action="store_true", help="use a database kept by --keep as it is"
+        "--reuse-db",
+        action="store_true",
+        help="use a database kept by --keep (migrated, not seeded)",
     )
     attach = parser.add_argument_group("attach to a running deploy instead")
     attach.add_argument("--attach", metavar="ws://host:port")
@@ -516,6 +529,17 @@ def machine_busy_ticks() -> int:
     with open("/proc/stat") as handle:
         fields = [int(v) for v in handle.readline().split()[1:]]
     return sum(fields[:8]) - fields[3] - fields[4]
+
+
+def rss_mb_by_kind(kinds: dict[int, str]) -> dict[str, float]:
+    """Resident memory of each process kind now, in MB."""
+    sizes: dict[str, float] = defaultdict(float)
+    for pid, kind in kinds.items():
+        with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    sizes[kind] += int(line.split()[1]) / 1024
+    return {kind: round(size) for kind, size in sizes.items() if "shared" not in kind}
 
 
 def _cmdline(pid: int) -> str:
@@ -821,36 +845,46 @@ async def drive(
     wall_offset = time.time() - time.perf_counter()
     shoppers = [Shopper(i, state) for i in range(state.shoppers)]
     tasks = [asyncio.create_task(s.run()) for s in shoppers]
-    started = time.perf_counter()
-    while True:
-        await asyncio.sleep(0.1)
-        now = time.perf_counter()
-        waited = now - started
-        if waited >= warmup_s and (state.all_answered_at is not None or waited >= warmup_max_s):
-            break
-        if all(task.done() for task in tasks):
-            break
-    window_start = time.perf_counter()
-    on_window("start")
-    await asyncio.sleep(duration)
-    window_end = time.perf_counter()
-    on_window("end")
-    state.stop_sending = True
-    _, pending = await asyncio.wait(tasks, timeout=state.reply_timeout_s + 5)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for sample in state.samples:
-        if sample.outcome == "pending":
-            sample.outcome = "lost"
-    return {
-        "started": started,
-        "window_start": window_start,
-        "window_end": window_end,
-        "warmup_s": window_start - started,
-        "warmup_capped": state.all_answered_at is None,
-        "wall_offset": wall_offset,
-    }
+    try:
+        started = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.perf_counter()
+            waited = now - started
+            if waited >= warmup_s and (state.all_answered_at is not None or waited >= warmup_max_s):
+                if not state.answered:
+                    raise RuntimeError(
+                        f"no shopper had a single reply in {waited:.0f} s "
+                        f"(errors: {dict(state.errors)}); see the server and worker logs"
+                    )
+                break
+            if all(task.done() for task in tasks):
+                break
+        window_start = time.perf_counter()
+        on_window("start")
+        await asyncio.sleep(duration)
+        window_end = time.perf_counter()
+        on_window("end")
+        state.stop_sending = True
+        _, pending = await asyncio.wait(tasks, timeout=state.reply_timeout_s + 5)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sample in state.samples:
+            if sample.outcome == "pending":
+                sample.outcome = "lost"
+        return {
+            "started": started,
+            "window_start": window_start,
+            "window_end": window_end,
+            "warmup_s": window_start - started,
+            "warmup_capped": state.all_answered_at is None,
+            "wall_offset": wall_offset,
+        }
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -881,6 +915,7 @@ class BenchRun:
         self.meter: CpuMeter | None = None
         self.attach_pids = _parse_pids(args.attach_pids)
         self._cleaned = False
+        self.failed = False
         self._cleanup_lock = threading.Lock()
 
     # -- set-up --
@@ -986,18 +1021,18 @@ class BenchRun:
             self.redis_port = urlsplit(args.redis).port or 6379
         self._redis().flushdb()
         env = self._base_env()
-        if fresh:
-            t = time.monotonic()
-            for command in (["migrate", "-v0"], ["seed_demo"]):
-                subprocess.run(
-                    [PYTHON, "manage.py", *command],
-                    cwd=ROOT,
-                    env=env,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                    stderr=(self.log_dir / "setup.log").open("ab"),
-                )
-            print(f"database migrated and seeded in {time.monotonic() - t:.0f} s", file=sys.stderr)
+        # A kept database is migrated again: the schema may have moved on since.
+        t = time.monotonic()
+        for command in [["migrate", "-v0"]] + ([["seed_demo"]] if fresh else []):
+            subprocess.run(
+                [PYTHON, "manage.py", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=(self.log_dir / "setup.log").open("ab"),
+            )
+        print(f"database ready in {time.monotonic() - t:.0f} s", file=sys.stderr)
         provider_port = _free_port()
         self.provider_url = f"http://127.0.0.1:{provider_port}"
         provider = self.processes.start(
@@ -1064,6 +1099,10 @@ class BenchRun:
         _wait_for_port(asgi_port, asgi.process, "uvicorn", asgi.log)
         self.ws_url = f"ws://127.0.0.1:{asgi_port}"
         self._wait_for_workers(args.workers)
+        print(
+            f"serving {self.ws_url} (fake provider {self.provider_url}, {self.redis_url})",
+            file=sys.stderr,
+        )
 
     def _wait_for_workers(self, count: int) -> None:
         from celery import Celery
@@ -1169,6 +1208,8 @@ class BenchRun:
         def on_window(which: str) -> None:
             marks[f"cpu_{which}"] = self.meter.sample()  # type: ignore[union-attr]
             marks[f"machine_{which}"] = machine_busy_ticks()
+            if which == "end":
+                marks["rss_mb"] = rss_mb_by_kind(self._kinds(_proc_table()))
             if self.database_url:
                 with contextlib.suppress(Exception):
                     marks[f"pg_{which}"] = pg_database_stats(self.database_url)
@@ -1178,17 +1219,24 @@ class BenchRun:
                 profilers.extend(self._profile(spec, args.duration))
 
         loop = _new_loop()
-        try:
-            timing = loop.run_until_complete(
-                drive(
-                    state,
-                    warmup_s=args.warmup_s,
-                    warmup_max_s=args.warmup_max_s,
-                    duration=args.duration,
-                    on_window=on_window,
-                )
+        main = loop.create_task(
+            drive(
+                state,
+                warmup_s=args.warmup_s,
+                warmup_max_s=args.warmup_max_s,
+                duration=args.duration,
+                on_window=on_window,
             )
+        )
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, main.cancel)
+        try:
+            timing = loop.run_until_complete(main)
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
         finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
             loop.close()
         for profiler in profilers:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -1275,8 +1323,10 @@ class BenchRun:
                 else:
                     with contextlib.suppress(Exception):
                         database_drop(self.args.postgres)
-            if not self.args.logs:
+            if not self.args.logs and not self.failed:
                 shutil.rmtree(self.log_dir, ignore_errors=True)
+            elif self.failed:
+                print(f"logs kept: {self.log_dir}", file=sys.stderr)
 
 
 def _parse_pids(text: str) -> dict[str, list[int]]:
@@ -1398,6 +1448,7 @@ def summarize(
         "pool": args.pool,
         "concurrency": args.concurrency,
         "asgi_workers": args.asgi_workers,
+        "attached": args.attach,
         "warmup_s": round(timing["warmup_s"], 1),
         "warmup_capped": timing["warmup_capped"],
         "window_s": round(window, 1),
@@ -1418,6 +1469,7 @@ def summarize(
         "machine_cores_busy": round(machine_s / window, 2) if window else None,
         "others_cores_busy": round(max(machine_s - ours, 0) / window, 2) if window else None,
         "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+        "rss_mb": marks.get("rss_mb", {}),
         "cpu_ms_per_message": {k: round(v * 1000, 2) for k, v in per_message.items()},
         "pg_per_message": {k: round(v / messages, 1) for k, v in pg.items() if k != "numbackends"}
         if messages
@@ -1533,11 +1585,16 @@ def print_phase(result: dict[str, Any]) -> None:
         f"{r['provider_tokens_per_s']:.0f} tokens/s" if r["provider_tokens_per_s"] else "no delay"
     )
     print()
+    topology = (
+        f"attached to {r['attached']}"
+        if r.get("attached")
+        else f"{r['workers']} worker(s) ({r['pool']} x{r['concurrency']}), "
+        f"{r['asgi_workers']} ASGI process(es)"
+    )
     print(
         f"== phase '{r['phase']}': {r['shoppers']} shoppers, think {r['think_ms']:.0f} ms; "
         f"provider TTFT {r['provider_ttft_ms']:.0f} ms, {speed}, {r['reply_tokens']}-token "
-        f"replies; {r['workers']} worker(s) ({r['pool']} x{r['concurrency']}), "
-        f"{r['asgi_workers']} ASGI process(es)"
+        f"replies; {topology}"
     )
     capped = " (capped: not every shopper had a reply)" if r["warmup_capped"] else ""
     print(
@@ -1586,6 +1643,7 @@ def print_phase(result: dict[str, Any]) -> None:
     for kind in sorted(cpu, key=lambda k: -cpu[k]):
         print(f"     {kind:26} {cpu[kind]:8.2f}  ({cores.get(kind, 0):.0%})")
     print(f"     {'total (without shared)':26} {total:8.2f}")
+    print(f"   resident memory (MB): {r['rss_mb']}")
     print(
         f"   machine: {r['machine_cores_busy']} of {os.cpu_count()} cores busy, "
         f"{r['others_cores_busy']} of them with other people's work"
