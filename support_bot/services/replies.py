@@ -81,6 +81,15 @@ class _Stream:
             )
         self.coalescer.reset()
 
+    def whole(self, text: str, words_per_piece: int = 8) -> None:
+        """A ready answer (tier 0, a cache hit) streamed in a few pieces like a live one,
+        so the widget behaves the same."""
+        words = text.split(" ")
+        for start in range(0, len(words), words_per_piece):
+            end = start + words_per_piece
+            self.piece(" ".join(words[start:end]) + (" " if end < len(words) else ""))
+        self.flush()
+
     def flush(self) -> None:
         frame = self.coalescer.flush()
         if frame is not None:
@@ -155,13 +164,7 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
         return False
     stream = _Stream(job)
     try:
-        # Streamed like a live answer, in a few pieces, so the widget behaves the same.
-        words = answer.text.split(" ")
-        for start in range(0, len(words), 8):
-            stream.piece(
-                " ".join(words[start : start + 8]) + (" " if start + 8 < len(words) else "")
-            )
-        stream.flush()
+        stream.whole(answer.text)
     except ReplyTakenOver:
         return True
     llm_call_record(
@@ -212,12 +215,7 @@ def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
     started = time.monotonic()
     stream = _Stream(job)
     try:
-        words = hit.text.split(" ")
-        for start in range(0, len(words), 8):
-            stream.piece(
-                " ".join(words[start : start + 8]) + (" " if start + 8 < len(words) else "")
-            )
-        stream.flush()
+        stream.whole(hit.text)
     except ReplyTakenOver:
         return
     llm_call_record(
