@@ -206,3 +206,20 @@ async def test_a_burst_of_frames_within_capacity_all_arrive_in_order(settings: A
     finally:
         await ws.disconnect()
     assert [f["seq"] for f in received] == list(range(1, burst + 1))
+
+
+async def test_an_order_question_is_answered_from_the_database_with_no_model(
+    reply_workers: FakeProviderServer, customer: Customer
+) -> None:
+    ws, _ = await open_chat(customer_token=customer_token_make(external_id=customer.external_id))
+    try:
+        await ask(ws, "Where is my order?")
+        frames = await frames_until_done(ws)
+    finally:
+        await ws.disconnect()
+    done = frames[-1]
+    assert done["type"] == "done" and done["text"].startswith("Your order 100001 from")
+    assert "".join(d["text"] for d in deltas(frames)) == done["text"]
+    assert reply_workers.stats()["requests"] == 0
+    row = await LLMCall.objects.aget(message_id=done["message_id"])
+    assert (row.outcome, row.tier, row.cost_usd) == ("tier0", 0, 0)
