@@ -3,8 +3,7 @@
 The text is built from whole facts, one per line (an order's heading, an item, a parcel,
 a payment, an order's one-line summary), measured with ``orders.tokens.count_tokens`` as
 they are added. A fact that does not fit is left out whole, never cut, so no id, number
-or amount is ever truncated. Words rather than abbreviations: the WordPiece tokenizer
-(and a small model) reads "delivered" as one token and "dlv" as two.
+or amount is ever truncated. How each fact is worded is ``orders.context.wording``'s.
 
 Priority, highest first:
 1. the legend line and the first order the message names, in full: always, even when
@@ -19,45 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 
 from django.utils import timezone
 
-from orders.context.snapshot import LineFact, OrderContext, OrderFact, PaymentFact, ShipmentFact
-from orders.models import Order, OrderLine, Payment, Shipment
+from orders.context.snapshot import OrderContext, OrderFact
+from orders.context.wording import Wording
 from orders.tokens import count_tokens
 
 NO_ORDERS = "No orders."
-INDENT = "  "
-SUMMARY_ITEMS = 3
-SUMMARY_NAME_CHARS = 24
-# An item whose status is what its order's status implies is not marked (one token each).
-_EXPECTED_LINE_STATUS: dict[str, str] = {
-    Order.Status.PENDING: OrderLine.Status.ORDERED,
-    Order.Status.PROCESSING: OrderLine.Status.ORDERED,
-    Order.Status.SHIPPED: OrderLine.Status.SHIPPED,
-    Order.Status.DELIVERED: OrderLine.Status.DELIVERED,
-    Order.Status.CANCELLED: OrderLine.Status.CANCELLED,
-    Order.Status.RETURNED: OrderLine.Status.RETURNED,
-    Order.Status.EXCHANGED: OrderLine.Status.EXCHANGED,
-}
-_NOT_YET_DELIVERED = frozenset(
-    {
-        Shipment.Status.LABEL_CREATED,
-        Shipment.Status.IN_TRANSIT,
-        Shipment.Status.OUT_FOR_DELIVERY,
-        Shipment.Status.EXCEPTION,
-    }
-)
-_LABELS: dict[str, str] = {
-    **{str(value): str(label).lower() for value, label in OrderLine.Status.choices},
-    **{str(value): str(label).lower() for value, label in Order.Status.choices},
-    **{str(value): str(label).lower() for value, label in Shipment.Status.choices},
-}
-# Values that say what they are ("black", "leather"); "size 8" needs its key.
-_SELF_NAMING_OPTIONS = frozenset({"color", "colour", "material"})
-_METHODS = {str(value): str(label) for value, label in Payment.Method.choices}
 
 
 @dataclass(frozen=True)
@@ -83,14 +52,14 @@ def order_context_rendering(context: OrderContext) -> OrderContextRendering:
     """
     if not context.orders:
         return OrderContextRendering(NO_ORDERS, count_tokens(NO_ORDERS), (), (), 0, False)
-    style = _Style.for_orders(context.orders, context.today)
+    wording = Wording.for_orders(context.orders, context.today)
     text = _Text(context.budget_tokens)
-    text.add(style.legend())
-    full = _full_orders(context, style, text)
+    text.add(wording.legend())
+    full = _full_orders(context, wording, text)
     # Named orders that did not fit in full lead the summaries.
     rest = {o.number: o for o in (*context.named_orders, *context.orders) if o.number not in full}
     left = context.order_count - len(full)
-    summarised = _summaries(list(rest.values()), left, style, text, after_full=bool(full))
+    summarised = _summaries(list(rest.values()), left, wording, text)
     return OrderContextRendering(
         text="\n".join(text.lines),
         tokens=count_tokens("\n".join(text.lines)),
@@ -105,37 +74,34 @@ def render_full_orders(orders: Sequence[OrderFact], *, today: date | None = None
     """Every order in full with the legend, whatever its length (no budget)."""
     if not orders:
         return NO_ORDERS
-    style = _Style.for_orders(orders, today or timezone.localdate())
-    return "\n".join([*style.legend(), *(fact for o in orders for fact in style.full(o))])
+    wording = Wording.for_orders(orders, today or timezone.localdate())
+    return "\n".join([*wording.legend(), *(fact for o in orders for fact in wording.full(o))])
 
 
-def _full_orders(context: OrderContext, style: _Style, text: _Text) -> list[str]:
+def _full_orders(context: OrderContext, wording: Wording, text: _Text) -> list[str]:
     full: list[str] = []
     named = context.named_orders
     if named:
-        text.add(style.full(named[0]), force=True)
+        text.add(wording.full(named[0]), force=True)
         full.append(named[0].number)
         for order in named[1:]:
-            if text.add(style.full(order)):
+            if text.add(wording.full(order)):
                 full.append(order.number)
         return full
     for order in context.orders:
         # The newest order gets the whole budget, the next ones only half, so that a
         # shopper who asks about an older order finds it listed below.
         limit = context.budget_tokens if not full else context.budget_tokens // 2
-        if not text.add(style.full(order), limit=limit):
+        if not text.add(wording.full(order), limit=limit):
             break
         full.append(order.number)
     return full
 
 
-def _summaries(
-    orders: list[OrderFact], left: int, style: _Style, text: _Text, *, after_full: bool
-) -> list[str]:
+def _summaries(orders: list[OrderFact], left: int, wording: Wording, text: _Text) -> list[str]:
     shown: list[str] = []
     for order in orders:
-        heading = ["Other orders:"] if after_full and not shown else []
-        facts = [*heading, style.summary(order)]
+        facts = [wording.summary(order)]
         after = left - len(shown) - 1
         # Room for the closing count stays reserved, so the model always learns of it.
         reserve = text.cost([_left_out(after)]) if after else 0
@@ -173,139 +139,3 @@ class _Text:
         self.lines.extend(facts)
         self.tokens += self.cost(facts)
         return True
-
-
-@dataclass(frozen=True)
-class _Style:
-    """How facts are written: one currency stated once when all orders share it."""
-
-    currency: str | None
-    today: date
-
-    @classmethod
-    def for_orders(cls, orders: Sequence[OrderFact], today: date) -> _Style:
-        currencies = {order.currency for order in orders}
-        return cls(currency=currencies.pop() if len(currencies) == 1 else None, today=today)
-
-    def legend(self) -> list[str]:
-        # With several currencies every amount carries its own, and no legend is needed.
-        return [f"Amounts in {self.currency}."] if self.currency else []
-
-    def money(self, amount: Decimal, currency: str) -> str:
-        text = f"{amount:.2f}"
-        return text if currency == self.currency else f"{text} {currency}"
-
-    def heading(self, order: OrderFact) -> str:
-        placed = _day(order.placed_at).isoformat()
-        return (
-            f"Order {order.number} {_label(order.status)}, placed {placed}, "
-            f"total {self.money(order.total, order.currency)}"
-        )
-
-    def full(self, order: OrderFact) -> list[str]:
-        heading = self.heading(order) + self.total_parts(order)
-        place = f"{order.ship_city} {order.ship_postal_code}".strip()
-        heading += f", to {place}" if place else ""
-        return [
-            heading,
-            *(INDENT + self.line(order, line) for line in order.lines),
-            *(INDENT + self.shipment(order, shipment) for shipment in order.shipments),
-            *(INDENT + self.payment(order, payment) for payment in order.payments),
-        ]
-
-    def total_parts(self, order: OrderFact) -> str:
-        parts = [
-            f"{sign} {name} {self.money(amount, order.currency)}"
-            for sign, name, amount in (
-                ("+", "shipping", order.shipping_total),
-                ("+", "tax", order.tax_total),
-                ("-", "discount", order.discount_total),
-            )
-            if amount
-        ]
-        if not parts:
-            return ""
-        return f" = items {self.money(order.subtotal, order.currency)} " + " ".join(parts)
-
-    def line(self, order: OrderFact, line: LineFact) -> str:
-        quantity = f"{line.quantity}x " if line.quantity != 1 else ""
-        options = ", ".join(
-            value if key.lower() in _SELF_NAMING_OPTIONS else f"{key} {value}"
-            for key, value in line.options
-        )
-        text = f"{quantity}{line.name}" + (f" ({options})" if options else "")
-        text += f" {self.money(line.unit_price, order.currency)}"
-        text += " each" if line.quantity != 1 else ""
-        if _EXPECTED_LINE_STATUS.get(order.status) != line.status:
-            text += f", {_label(line.status)}"
-        return text
-
-    def shipment(self, order: OrderFact, shipment: ShipmentFact) -> str:
-        tracking = ", ".join(shipment.tracking_numbers) or "no tracking number"
-        text = f"parcel {shipment.carrier} {tracking} {_label(shipment.status)}"
-        if shipment.delivered_at is not None:
-            text += f" {_day(shipment.delivered_at).isoformat()}"
-        elif shipment.estimated_delivery is not None:
-            text += f", ETA {shipment.estimated_delivery.isoformat()}"
-            text += ", late" if self.late(shipment) else ""
-        if len(order.shipments) > 1:
-            names = {line.line_id: line.name for line in order.lines}
-            carried = [names[i] for i in shipment.line_ids if i in names]
-            text += f"; has {', '.join(carried)}" if carried else ""
-        return text
-
-    def late(self, shipment: ShipmentFact) -> bool:
-        eta = shipment.estimated_delivery
-        return (
-            eta is not None
-            and eta < self.today
-            and shipment.delivered_at is None
-            and shipment.status in _NOT_YET_DELIVERED
-        )
-
-    def payment(self, order: OrderFact, payment: PaymentFact) -> str:
-        refund = payment.kind == Payment.Kind.REFUND
-        succeeded = payment.status == Payment.Status.SUCCEEDED
-        if succeeded:
-            what = "refunded" if refund else "paid"
-        else:
-            what = f"{'refund' if refund else 'payment'} {payment.status}"
-        # "in full" is both shorter and plainer than repeating the total.
-        currency = payment.currency or order.currency
-        in_full = payment.amount == order.total and currency == order.currency
-        amount = "in full" if in_full else self.money(payment.amount, currency)
-        return f"{what} {amount} {'to' if refund else 'by'} {_method(payment)}"
-
-    def summary(self, order: OrderFact) -> str:
-        names = list(dict.fromkeys(_short(line.name) for line in order.lines))
-        items = ", ".join(names[:SUMMARY_ITEMS])
-        more = len(names) - SUMMARY_ITEMS
-        items += f" +{more} more" if more > 0 else ""
-        late = ", parcel late" if any(self.late(s) for s in order.shipments) else ""
-        return f"{self.heading(order)}{late}: {items}"
-
-
-def _day(moment: datetime) -> date:
-    return timezone.localtime(moment).date()
-
-
-def _label(status: str) -> str:
-    return _LABELS.get(status, status.replace("_", " "))
-
-
-def _method(payment: PaymentFact) -> str:
-    label = _METHODS.get(payment.method, payment.method.replace("_", " "))
-    detail = payment.method_detail.strip()
-    if not detail:
-        return label
-    # "gift_card_1725971" already says gift card; "Visa ending 4242" does not say card.
-    if payment.method.replace("_", " ") in detail.lower().replace("_", " "):
-        return detail
-    return f"{label} ({detail})"
-
-
-def _short(name: str) -> str:
-    """A product name cut at a word boundary; names are words, never ids or amounts."""
-    if len(name) <= SUMMARY_NAME_CHARS or " " not in name[:SUMMARY_NAME_CHARS]:
-        return name
-    return name[:SUMMARY_NAME_CHARS].rsplit(" ", 1)[0]

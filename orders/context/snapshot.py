@@ -66,9 +66,9 @@ class OrderFact:
     shipping_total: Decimal = Decimal("0")
     tax_total: Decimal = Decimal("0")
     discount_total: Decimal = Decimal("0")
-    # Where it went, to the city only: enough to tell two orders apart, no street.
+    # Where it went, to the city only: enough to tell two orders apart. No street, and no
+    # postal code, which is what a shopper proves an order is theirs with.
     ship_city: str = ""
-    ship_postal_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,5 +170,4 @@ def order_fact(order: Order) -> OrderFact:
         tax_total=order.tax_total,
         discount_total=order.discount_total,
         ship_city=order.ship_city,
-        ship_postal_code=order.ship_postal_code,
     )
