@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.conf import settings
 from orders.selectors import customer_get
 from support_bot.identity import InvalidCustomerToken, customer_token_verify
 from support_bot.models import Conversation
+from support_bot.ratelimit import address_allows, client_address
 from support_bot.selectors import conversation_history
 from support_bot.services.conversations import (
     ConversationForbidden,
@@ -36,7 +38,7 @@ from support_bot.services.handoff import (
     shopper_typing_frame,
 )
 from support_bot.streams import frame_event
-from support_bot.tasks import reply_enqueue
+from support_bot.tasks import replies_resume, reply_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +109,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.messages_bucket = TokenBucket(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_MINUTE)
         # Frames of any kind: generous, but a flood still gets refused.
         self.frames_bucket = TokenBucket(30, 240)
+        self.address = client_address(self.scope)
         await self.accept()
+        allowed = await sync_to_async(address_allows, thread_sensitive=False)(
+            "connect", self.address, settings.CHAT_IP_CONNECTIONS_PER_MINUTE
+        )
+        if not allowed:
+            await self._send(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "message": "Too many connections from your network. Please wait a minute.",
+                }
+            )
+            await self.close(code=4029)
 
     async def disconnect(self, code: int) -> None:
         if self.conversation is not None:
@@ -204,6 +219,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "messages": history,
             }
         )
+        await replies_resume(conversation.pk)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
         assert self.conversation is not None
@@ -215,7 +231,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if client_id is None:
             raise FrameError("bad_frame", "'client_id' must be a UUID")
         text = _text(frame, "text", limit=settings.CHAT_MAX_TEXT_CHARS)
-        if not self.messages_bucket.take():
+        allowed = self.messages_bucket.take() and await sync_to_async(
+            address_allows, thread_sensitive=False
+        )("message", self.address, settings.CHAT_IP_MESSAGES_PER_MINUTE)
+        if not allowed:
             raise FrameError(
                 "rate_limited", "you are sending messages too fast", client_id=str(client_id)
             )

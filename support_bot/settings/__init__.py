@@ -8,6 +8,7 @@ channels-redis, a Redis cache and real Celery workers.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -209,12 +210,24 @@ REPLY_HARD_TIME_LIMIT = LLM_TOTAL_TIMEOUT + 30
 # A reply whose worker wrote no heartbeat for this long was orphaned (the worker died);
 # the redelivered task may take it over. Replies beat every 5 s while streaming.
 REPLY_LEASE_SECONDS = env_int("REPLY_LEASE_SECONDS", 45, minimum=2)
+# A queued reply whose task may have been lost (the broker restarted empty, or queueing
+# failed) is sent to the queue again after this long, by a sweep every worker runs every
+# REPLY_SWEEP_SECONDS (0: no sweep); a shopper who reconnects gets theirs sent again
+# after REPLY_RESUME_SECONDS.
+REPLY_REQUEUE_AFTER = timedelta(seconds=env_int("REPLY_REQUEUE_SECONDS", 30, minimum=1))
+REPLY_RESUME_AFTER = timedelta(seconds=env_int("REPLY_RESUME_SECONDS", 5, minimum=0))
+REPLY_SWEEP_SECONDS = env_int("REPLY_SWEEP_SECONDS", 10, minimum=0)
 # With acks_late, Redis hands an unacknowledged task to another worker after this long:
 # above the hard time limit, so a slow reply is never run twice at once.
+# A worker that loses Redis keeps its running replies going (they retry on an outage).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+_visibility = env_int("CELERY_VISIBILITY_TIMEOUT", REPLY_HARD_TIME_LIMIT + 60, minimum=5)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int(
-        "CELERY_VISIBILITY_TIMEOUT", REPLY_HARD_TIME_LIMIT + 60, minimum=5
-    )
+    "visibility_timeout": _visibility,
+    # Workers look for tasks a dead worker left unacknowledged every tenth of that (kombu
+    # would otherwise scan only every ~100 s, whatever the visibility timeout).
+    "unacked_restore_interval": max(1, _visibility // 10),
+    "unacked_restore_throttle": 1,
 }
 
 # The widget's websocket: frame size and per-connection message rate.
@@ -222,6 +235,9 @@ CHAT_MAX_FRAME_BYTES = 8 * 1024
 CHAT_MAX_TEXT_CHARS = 4000
 CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 5, minimum=1)
 CHAT_RATE_PER_MINUTE = env_int("CHAT_RATE_PER_MINUTE", 20, minimum=1)
+# Per client address, across connections and servers (support_bot.ratelimit).
+CHAT_IP_CONNECTIONS_PER_MINUTE = env_int("CHAT_IP_CONNECTIONS_PER_MINUTE", 60, minimum=1)
+CHAT_IP_MESSAGES_PER_MINUTE = env_int("CHAT_IP_MESSAGES_PER_MINUTE", 120, minimum=1)
 VERIFY_MAX_FAILURES = 5
 VERIFY_LOCK_MINUTES = 15
 
