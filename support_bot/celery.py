@@ -24,3 +24,14 @@ def _warm_up(**kwargs: object) -> None:
     from routing.warm import warm_up
 
     warm_up()
+
+
+@signals.worker_ready.connect
+def _start_sweeper(**kwargs: object) -> None:
+    # Replies whose task was lost (a broker restart, a failed send) are sent again.
+    from django.conf import settings
+
+    from support_bot.tasks import Sweeper
+
+    if settings.REPLY_SWEEP_SECONDS:
+        Sweeper(settings.REPLY_SWEEP_SECONDS).start()

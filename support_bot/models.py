@@ -118,6 +118,8 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # A generating reply: its worker's last sign of life. A queued one: when it was last
+    # sent to the queue again (services.messages.replies_stalled_take).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     first_token_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +139,12 @@ class Message(models.Model):
                 fields=["created_at"],
                 condition=Q(role="shopper"),
                 name="message_shopper_created_idx",
+            ),
+            # The sweep for replies nobody is writing reads only the open ones.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["queued", "generating"]),
+                name="message_open_reply_idx",
             ),
         ]
 

@@ -136,6 +136,57 @@ def reply_finish(*, reply_id: int, text: str) -> bool:
     return updated == 1
 
 
+def reply_release(*, reply_id: int) -> bool:
+    """Give a claimed reply back to the queue (its writer hit an outage and will retry)."""
+    updated = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING).update(
+        status=Message.Status.QUEUED, heartbeat_at=timezone.now()
+    )
+    return updated == 1
+
+
+def reply_in_progress(*, reply_id: int) -> bool:
+    """Another worker is writing this reply right now (its claim is alive)."""
+    return Message.objects.filter(
+        pk=reply_id,
+        status=Message.Status.GENERATING,
+        heartbeat_at__gte=timezone.now() - REPLY_LEASE,
+    ).exists()
+
+
+# Replies older than this are not revived: whoever asked has long gone.
+STALLED_MAX_AGE = timedelta(hours=1)
+
+
+@transaction.atomic
+def replies_stalled_take(
+    *, waited: timedelta, conversation_id: int | None = None, limit: int = 200
+) -> list[int]:
+    """Bot replies that no worker is writing and whose task may be gone: queued for longer
+    than ``waited`` since they were last sent to the queue (the broker restarted empty, or
+    sending failed), or claimed by a worker that stopped beating (it died).
+
+    The queued ones are stamped as sent again now, so the next sweep waits ``waited``
+    before sending them once more. Sending a reply twice is harmless: only one claim wins.
+    """
+    now = timezone.now()
+    since = now - waited
+    stalled = (
+        Message.objects.select_for_update(skip_locked=True)
+        .filter(role=Message.Role.BOT, created_at__gte=now - STALLED_MAX_AGE)
+        .filter(
+            Q(status=Message.Status.QUEUED, heartbeat_at=None, created_at__lt=since)
+            | Q(status=Message.Status.QUEUED, heartbeat_at__lt=since)
+            | Q(status=Message.Status.GENERATING, heartbeat_at__lt=now - REPLY_LEASE)
+        )
+        .order_by("created_at")
+    )
+    if conversation_id is not None:
+        stalled = stalled.filter(conversation_id=conversation_id)
+    ids = list(stalled.values_list("pk", flat=True)[:limit])
+    Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED).update(heartbeat_at=now)
+    return ids
+
+
 def reply_fail(*, reply_id: int, code: str, text: str) -> bool:
     updated = Message.objects.filter(
         pk=reply_id, status__in=[Message.Status.GENERATING, Message.Status.QUEUED]
