@@ -3,10 +3,7 @@ person, an agent takes over in the console, and the shopper rates the conversati
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,29 +13,9 @@ from orders.models import Customer
 from routing.fake_provider import FakeProviderServer
 from support_bot.models import CannedReply, Conversation, Message, Rating
 from support_bot.services.handoff import conversation_escalate
-from tests.conftest import SUPPORT_AGENTS
-from tests.support_bot.test_widget_browser import ARTIFACTS, CHROMIUM
+from tests.conftest import ARTIFACTS, SUPPORT_AGENTS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs its own event loop; Django's async-safety check would
-    # otherwise refuse the ORM calls this test makes around it.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def wait_for(condition: Any, timeout: float = 15) -> None:

@@ -11,12 +11,14 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.core import signing
 
 from orders.models import Customer
 from support_bot.asgi import application
 from support_bot.identity import customer_token_make
 from support_bot.models import Conversation, Message
 from support_bot.routing import websocket_urlpatterns
+from support_bot.services.conversations import _TOKEN_SALT
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -136,13 +138,71 @@ async def test_sending_too_fast_is_refused_without_storing(shopper: Shopper, set
     assert await Message.objects.filter(role="shopper").acount() == settings.CHAT_RATE_BURST
 
 
+def from_address(address: str) -> Any:
+    """The chat app as reached from one client address."""
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await app({**scope, "client": (address, 40000)}, receive, send)
+
+    return asgi
+
+
+async def test_one_address_cannot_get_around_the_rate_by_opening_connections(
+    settings: Any,
+) -> None:
+    settings.CHAT_IP_MESSAGES_PER_MINUTE = 3
+    settings.CHAT_RATE_BURST = 100
+    address = f"2001:db8::{uuid.uuid4().hex[:4]}"
+    frames = []
+    for n in range(5):  # a new connection for every message
+        ws = WebsocketCommunicator(from_address(address), "/ws/chat/")
+        assert (await ws.connect())[0]
+        await ws.send_json_to({"type": "hello", "conversation": None})
+        assert (await ws.receive_json_from(timeout=5))["type"] == "welcome"
+        await ws.send_json_to(
+            {"type": "message", "text": f"hi {n}", "client_id": str(uuid.uuid4())}
+        )
+        frames.append(await ws.receive_json_from(timeout=5))
+        await ws.disconnect()
+    assert [f["type"] for f in frames] == ["ack"] * 3 + ["error"] * 2
+    assert frames[-1]["code"] == "rate_limited"
+    assert await Message.objects.filter(role="shopper").acount() == 3
+    # Another address is not held back by this one.
+    other = WebsocketCommunicator(from_address("198.51.100.7"), "/ws/chat/")
+    assert (await other.connect())[0]
+    await other.send_json_to({"type": "hello", "conversation": None})
+    await other.receive_json_from(timeout=5)
+    await other.send_json_to({"type": "message", "text": "hi", "client_id": str(uuid.uuid4())})
+    assert (await other.receive_json_from(timeout=5))["type"] == "ack"
+    await other.disconnect()
+
+
+async def test_too_many_connections_from_one_address_are_turned_away(settings: Any) -> None:
+    settings.CHAT_IP_CONNECTIONS_PER_MINUTE = 2
+    address = f"2001:db8:1::{uuid.uuid4().hex[:4]}"
+    for _ in range(2):
+        ws = WebsocketCommunicator(from_address(address), "/ws/chat/")
+        assert (await ws.connect())[0]
+        await ws.disconnect()
+    ws = WebsocketCommunicator(from_address(address), "/ws/chat/")
+    await ws.connect()
+    refused = await ws.receive_json_from(timeout=5)
+    assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+    assert (await ws.receive_output(timeout=5))["type"] == "websocket.close"
+    assert await Conversation.objects.acount() == 0
+
+
 async def test_reconnecting_with_the_token_shows_the_conversation_so_far(shopper: Shopper) -> None:
     welcome = await shopper.hello()
     await shopper.say("First question")
     async with Shopper() as again:
         resumed = await again.hello(conversation=welcome["conversation"])
     assert [m["text"] for m in resumed["messages"]] == ["First question"]
-    assert resumed["conversation"] == welcome["conversation"]
+    # The same conversation (the token is re-signed, so its text may differ).
+    assert await Conversation.objects.acount() == 1
+    assert signing.loads(resumed["conversation"], salt=_TOKEN_SALT) == signing.loads(
+        welcome["conversation"], salt=_TOKEN_SALT
+    )
 
 
 async def test_a_signed_in_customer_owns_the_conversation(

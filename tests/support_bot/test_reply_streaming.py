@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,11 +18,13 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from orders.models import Customer
+from routing.defaults import LOCAL
 from routing.fake_provider import FakeProviderServer
-from routing.models import LLMCall
+from routing.models import LLMCall, LLMModel
 from support_bot.identity import customer_token_make
 from support_bot.models import Conversation, Message
 from support_bot.routing import websocket_urlpatterns
+from support_bot.streams import DeltaCoalescer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -223,3 +227,42 @@ async def test_an_order_question_is_answered_from_the_database_with_no_model(
     assert reply_workers.stats()["requests"] == 0
     row = await LLMCall.objects.aget(message_id=done["message_id"])
     assert (row.outcome, row.tier, row.cost_usd) == ("tier0", 0, 0)
+
+
+async def test_a_tier0_reply_still_records_what_a_model_would_have_cost(
+    reply_workers: FakeProviderServer, customer: Customer, settings: Any
+) -> None:
+    # The cheapest tier-1 model (with no API keys, the local one), priced for the test.
+    await LLMModel.objects.filter(provider__name=LOCAL).aupdate(
+        input_price_per_mtok=Decimal("1.00"), output_price_per_mtok=Decimal("2.00")
+    )
+    ws, _ = await open_chat(customer_token=customer_token_make(external_id=customer.external_id))
+    try:
+        await ask(ws, "Has my order shipped yet?")
+        frames = await frames_until_done(ws)
+    finally:
+        await ws.disconnect()
+    assert frames[-1]["text"].startswith("Your order 100001")
+    assert reply_workers.stats()["requests"] == 0
+    row = await LLMCall.objects.aget(message_id=frames[-1]["message_id"])
+    assert (row.outcome, row.tier, row.cost_usd) == ("tier0", 0, 0)
+    # At least the instructions read and a short answer written, at those prices; at most
+    # a prompt filled up to its order-context budget several times over.
+    least = (100 * Decimal("1.00") + 80 * Decimal("2.00")) / 10**6
+    most = (10 * settings.ORDER_CONTEXT_TOKENS * Decimal("1.00") + 80 * Decimal("2.00")) / 10**6
+    assert least < row.avoided_cost_usd < most
+
+
+def test_while_publishing_is_slow_pieces_gather_into_fewer_frames() -> None:
+    coalescer = DeltaCoalescer(7, interval=0.2)
+    first = coalescer.add("Hello")
+    assert first is not None and first["seq"] == 1  # the first piece goes out at once
+    time.sleep(0.25)  # publishing it took longer than the interval
+    coalescer.sent()
+    # The interval runs from when the frame went out: these wait for the next frame.
+    assert coalescer.add(" there") is None
+    assert coalescer.add(",") is None
+    time.sleep(0.25)
+    frame = coalescer.add(" friend")
+    assert frame == {"type": "delta", "message_id": 7, "seq": 2, "text": " there, friend"}
+    assert coalescer.text == "Hello there, friend"
