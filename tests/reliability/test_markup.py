@@ -111,6 +111,9 @@ def test_markup_is_text_in_the_widget_the_console_and_the_admin(
     for text in (SHOPPER_MARKUP, ASK_FOR_PERSON, AGENT_MARKUP, NOTE_MARKUP):
         assert text in body
     assert "<script>window.__pwned=2</script>" in body  # the bot's echo
-    _safe(admin, "#content-main")
+    # (The admin's own scripts and icons live in #content-main; the text cells must hold
+    # no element but the admin's own paragraph and line breaks.)
+    _safe(admin, "#content-main td.field-text")
+    assert admin.locator("#content-main td.field-text *:not(p, br)").count() == 0
     figures["probes sent"] += 5
     assert Message.objects.filter(conversation=conversation, role="agent").exists()
