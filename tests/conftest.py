@@ -21,6 +21,7 @@ from routing.fake_provider import FakeProviderServer
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
 
 SUPPORT_AGENTS = "Support agents"
+ASGI_DB_APPLICATION = "support-bot-test-asgi"
 
 
 @pytest.fixture
@@ -215,6 +216,9 @@ def asgi_server(
     port = _free_port()
     with django_db_blocker.unblock():
         env = topology_env()
+    # Named, so a test can cut exactly the server's database connections.
+    env["DATABASE_URL"] += f"?application_name={ASGI_DB_APPLICATION}"
+    env["DATABASE_CONN_MAX_AGE"] = "60"  # as deployed: connections outlive a request
     log = (ROOT / "var" / "test-asgi.log").open("wb")
     process = subprocess.Popen(
         [

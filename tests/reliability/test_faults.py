@@ -21,6 +21,7 @@ from routing.gateway import NoModelAvailable, answer_stream
 from routing.models import LLMCall, LLMModel, Provider, TierRoute
 from support_bot.models import Conversation, Message
 from support_bot.routing import websocket_urlpatterns
+from tests.conftest import ASGI_DB_APPLICATION
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -196,7 +197,8 @@ def test_dropped_database_connections_fail_cleanly_and_recover(asgi_server: str)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND application_name = %s",
+            [ASGI_DB_APPLICATION],
         )
         cut = cursor.fetchone()[0]
     assert cut >= 1, "the server had a connection to cut"

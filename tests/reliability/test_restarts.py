@@ -141,9 +141,7 @@ def test_redis_restarted_empty_during_traffic_loses_no_message(figures: Counter[
     duplicated = sum(count - 1 for c in clients for count in c.done_frames.values() if count > 1)
     figures["duplicated"] += duplicated
     assert results["reconnects"] >= 1, "the outage was felt: widgets had to reconnect"
-    (LOGS / "test-private-widgets.log").write_text(
-        "\n\n".join("\n".join(c.log) for c in clients)
-    )
+    (LOGS / "test-private-widgets.log").write_text("\n\n".join("\n".join(c.log) for c in clients))
     # Every message ends in a complete reply, or in a clean handoff when the bot could
     # not answer during the outage; none is lost or answered twice.
     assert outcomes["done"] + outcomes["escalated"] == sent, (
