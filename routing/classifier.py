@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Min
 
 from routing.embeddings import embed_many
 from routing.models import Intent, IntentExample
@@ -35,7 +35,10 @@ class IntentScore:
 class _Index:
     version: tuple[object, ...]
     vectors: np.ndarray  # (examples, dims), unit length
-    owners: np.ndarray  # example row -> intent position
+    # (intents, most rows of one intent): each intent's example rows, padded with the
+    # index of an extra row that always scores -inf, so one sort scores every intent.
+    rows: np.ndarray
+    counts: np.ndarray  # how many of an intent's entries in ``rows`` are real
     intents: tuple[Intent, ...]
 
 
@@ -47,9 +50,9 @@ _vectors: dict[str, np.ndarray] = {}
 
 
 def _version() -> tuple[object, ...]:
-    intents = Intent.objects.aggregate(n=Count("id"), at=Max("updated_at"))
+    intents = Intent.objects.aggregate(n=Count("id"), at=Max("updated_at"), first=Min("id"))
     examples = IntentExample.objects.aggregate(n=Count("id"), at=Max("updated_at"))
-    return (intents["n"], intents["at"], examples["n"], examples["at"])
+    return (intents["n"], intents["at"], intents["first"], examples["n"], examples["at"])
 
 
 def _build(version: tuple[object, ...]) -> _Index:
@@ -61,7 +64,15 @@ def _build(version: tuple[object, ...]) -> _Index:
     missing = list({text for text in texts if text not in _vectors})
     _vectors.update(zip(missing, embed_many(missing), strict=True))
     matrix = np.stack([_vectors[text] for text in texts]) if texts else np.zeros((0, 384))
-    return _Index(version, matrix.astype(np.float32), np.array(owners, dtype=np.int32), intents)
+    by_intent: list[list[int]] = [[] for _ in intents]
+    for row, owner in enumerate(owners):
+        by_intent[owner].append(row)
+    widest = max((len(group) for group in by_intent), default=0)
+    padded = np.full((len(intents), widest), len(texts), dtype=np.intp)
+    for intent_row, group in enumerate(by_intent):
+        padded[intent_row, : len(group)] = group
+    counts = np.array([len(group) for group in by_intent], dtype=np.intp)
+    return _Index(version, matrix.astype(np.float32), padded, counts, intents)
 
 
 def _current() -> _Index:
@@ -81,20 +92,30 @@ def classify(vector: np.ndarray) -> list[IntentScore]:
     index = _current()
     if not index.intents:
         return []
-    similarities = index.vectors @ vector
-    scores = []
-    for position, intent in enumerate(index.intents):
-        mine = np.sort(similarities[index.owners == position])[::-1][:TOP_MATCHES]
-        scores.append(
-            IntentScore(
-                name=intent.name,
-                tier=intent.tier,
-                tier0=intent.tier0,
-                escalate=intent.escalate,
-                score=float(mine.mean()) if mine.size else 0.0,
-            )
+    similarities = np.append(index.vectors @ vector, np.float32(-np.inf))
+    # Each intent's best TOP_MATCHES similarities, best first (the padding sorts last).
+    best = -np.sort(-similarities[index.rows], axis=1)[:, :TOP_MATCHES]
+    used = np.minimum(index.counts, TOP_MATCHES)
+    real = np.arange(best.shape[1]) < used[:, None]
+    totals = np.where(real, best, np.float32(0)).sum(axis=1, dtype=np.float32)
+    means = totals / np.maximum(used, 1).astype(np.float32)
+    scores = [
+        IntentScore(
+            name=intent.name,
+            tier=intent.tier,
+            tier0=intent.tier0,
+            escalate=intent.escalate,
+            score=float(means[position]) if used[position] else 0.0,
         )
+        for position, intent in enumerate(index.intents)
+    ]
     return sorted(scores, key=lambda s: s.score, reverse=True)
+
+
+def catalogue_version() -> tuple[object, ...]:
+    """The version of the intent catalogue that ``classify`` uses in this process (what
+    a message was routed with); costs no query between rechecks."""
+    return _current().version
 
 
 def reset() -> None:

@@ -1,13 +1,15 @@
 """Retrieving the shop policy passages relevant to a message.
 
 Policies are split into paragraphs; each is embedded once per policy *version*, so an
-edit in the admin changes retrieval on the next message (every call checks versions, a
-one-row-per-policy query). The message's own vector comes from routing, embedded once.
+edit in the admin changes retrieval on the next message (every message checks versions, a
+one-row-per-policy query that the answer cache's filing shares: ``policy_versions``). The
+message's own vector comes from routing, embedded once.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,13 @@ class Passage:
     policy_key: str
     title: str
     text: str
+    version: int
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy_id: int
+    key: str
     version: int
 
 
@@ -52,11 +61,22 @@ def _passages(policy_id: int, version: int) -> tuple[list[Passage], np.ndarray]:
     return passages, vectors
 
 
-def policy_passages(vector: np.ndarray, *, limit: int = 2) -> list[Passage]:
-    """The passages most similar to the message, best first."""
+def policy_versions() -> tuple[PolicyVersion, ...]:
+    """Every policy's current version, read once per message: one small query."""
+    rows = Policy.objects.order_by("id").values_list("id", "key", "version")
+    return tuple(PolicyVersion(policy_id, key, version) for policy_id, key, version in rows)
+
+
+def policy_passages(
+    vector: np.ndarray, *, limit: int = 2, versions: Sequence[PolicyVersion] | None = None
+) -> list[Passage]:
+    """The passages most similar to the message, best first.
+
+    ``versions``: this message's ``policy_versions()``, when the caller has read them.
+    """
     scored: list[tuple[float, Passage]] = []
-    for policy_id, version in Policy.objects.values_list("id", "version"):
-        passages, vectors = _passages(policy_id, version)
+    for current in policy_versions() if versions is None else versions:
+        passages, vectors = _passages(current.policy_id, current.version)
         for passage, similarity in zip(passages, vectors @ vector, strict=True):
             if similarity >= MIN_SIMILARITY:
                 scored.append((float(similarity), passage))

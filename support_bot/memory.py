@@ -7,6 +7,7 @@ only with turns it has not folded yet.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,11 +32,17 @@ def split_recent(turns: Sequence[Remembered], budget: int = RECENT_TOKENS) -> in
     used = 0
     start = len(turns)
     for index in range(len(turns) - 1, -1, -1):
-        used += count_tokens(turns[index].text)
+        used += _turn_tokens(turns[index].text)
         if used > budget and start < len(turns):
             break
         start = index
     return start
+
+
+# Every reply measures the conversation's turns again; a turn's text never changes.
+@functools.lru_cache(maxsize=2048)
+def _turn_tokens(text: str) -> int:
+    return count_tokens(text)
 
 
 def fold(summary: str, older: Sequence[Remembered]) -> str:

@@ -68,9 +68,12 @@ def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
         .exclude(pk=reply.pk)
         .filter(status=Message.Status.DONE)
         .exclude(role=Message.Role.SYSTEM)
-        .order_by("-created_at", "-id")[:turns]
+        .order_by("-created_at", "-id")
+        .values_list("id", "role", "text")[:turns]
     )
-    remembered = [Remembered(id=m.pk, role=m.role, text=m.text) for m in reversed(list(rows))]
+    remembered = [
+        Remembered(id=pk, role=role, text=text) for pk, role, text in reversed(list(rows))
+    ]
     start = split_recent(remembered)
     earlier = remembered[start:]
     customer = conversation.customer

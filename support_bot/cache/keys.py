@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
 
 from orders.context import order_context_build, order_context_render
-from orders.models import Policy
-from routing.models import Intent, IntentExample
+from routing.classifier import catalogue_version
+from routing.policies import PolicyVersion, policy_versions
 
 SHARED = "shared"
 # Intents whose answer depends on the customer's own orders, payments or parcels. With
@@ -102,25 +102,32 @@ def text_normalize(text: str) -> str:
     return _EDGE_PUNCTUATION.sub("", _SPACE.sub(" ", folded)).strip()
 
 
-def policy_fingerprint() -> str:
+def policy_fingerprint(versions: Sequence[PolicyVersion] | None = None) -> str:
     """What a shared prompt and the filing depend on: every policy's key and version, the
-    shop's name, and the intent catalogue's version.
+    shop's name, and the version of the intent catalogue the message was routed with.
 
     Any policy edit raises its version, so every shared answer written before it is in
-    an old scope and is never served again (it ages out of the store). An edit of the
-    intent catalogue re-files questions under other intents, so it starts afresh too.
+    an old scope and is never served again (it ages out of the store): the versions are
+    read for every message (``versions``, when the caller has them already). An edit of
+    the intent catalogue re-files questions under other intents, so it starts afresh too,
+    as soon as this process's classifier sees it (no query of its own).
     """
-    versions = sorted(Policy.objects.values_list("key", "version"))
-    intents = Intent.objects.aggregate(n=Count("id"), at=Max("updated_at"), first=Min("id"))
-    examples = IntentExample.objects.aggregate(n=Count("id"), at=Max("updated_at"))
-    catalogue = (intents["n"], intents["at"], intents["first"], examples["n"], examples["at"])
-    return _digest(f"{settings.SHOP_NAME}\x1f{versions}\x1f{catalogue}")
+    if versions is None:
+        versions = policy_versions()
+    policies = sorted((v.key, v.version) for v in versions)
+    return _digest(f"{settings.SHOP_NAME}\x1f{policies}\x1f{catalogue_version()}")
 
 
 def context_fingerprint(*, customer_id: int, text: str) -> str:
     """A hash of the order context the prompt for this message is built from."""
-    rendered = order_context_render(order_context_build(customer_id=customer_id, message=text))
-    return _digest(rendered)
+    return context_digest(
+        order_context_render(order_context_build(customer_id=customer_id, message=text))
+    )
+
+
+def context_digest(orders_text: str) -> str:
+    """``context_fingerprint`` of an order context already rendered for the prompt."""
+    return _digest(orders_text)
 
 
 def answer_keyed(*, semantic: bool, confidence: float, margin: float) -> bool:

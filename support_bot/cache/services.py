@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from routing.classifier import classify
 from routing.decisions import RouteDecision
+from routing.policies import PolicyVersion
 from support_bot.cache import keys
 from support_bot.cache.entities import question_entities
 from support_bot.cache.frames import frames_agree, question_frame
@@ -131,11 +132,15 @@ def cache_query(
     earlier_shopper_turns: int = 0,
     prompt_has_customer: bool | None = None,
     context_fingerprint: str | None = None,
+    policy_versions: Sequence[PolicyVersion] | None = None,
 ) -> CacheQuery | None:
     """The cache's view of one shopper message, or None when it is not cacheable.
 
     ``prompt_has_customer``: whether the prompt for this message holds the customer's
     data (by default: whenever the shopper is signed in, as ``prompt_build`` does).
+    ``context_fingerprint`` and ``policy_versions``: what the caller has already read for
+    the prompt (``keys.context_digest`` of its order context, ``policy_versions()``), so
+    that they are not read twice.
     """
     if not settings.CACHE_ENABLED or uncacheable_reason(
         text=text, decision=decision, earlier_shopper_turns=earlier_shopper_turns
@@ -167,7 +172,7 @@ def cache_query(
         scope_key=keys.scope_key(
             scope=scope,
             language=language,
-            policies=keys.policy_fingerprint(),
+            policies=keys.policy_fingerprint(policy_versions),
             context=context,
         ),
         entities=question_entities(text),
@@ -326,12 +331,15 @@ def cache_discard_conversation(*, conversation_id: int) -> int:
 
 
 @contextmanager
-def single_flight(query: CacheQuery | None) -> Iterator[CachedAnswer | None]:
+def single_flight(
+    query: CacheQuery | None, owner: str | None = None
+) -> Iterator[CachedAnswer | None]:
     """Let one worker ask the provider while the others with the same question wait.
 
     Yields None to the worker that should answer (and then ``cache_store`` its answer),
     or the answer another worker produced meanwhile. A waiter whose leader fails, or
-    takes longer than ``CACHE_WAIT_SECONDS``, gets None and answers itself.
+    takes longer than ``CACHE_WAIT_SECONDS``, gets None and answers itself. ``owner``
+    names the reply: its redelivery takes the lock its dead worker left behind.
     """
     store = cache_store_backend() if query is not None else None
     if store is None or query is None:
@@ -339,7 +347,7 @@ def single_flight(query: CacheQuery | None) -> Iterator[CachedAnswer | None]:
         return
     key = query.exact_key
     try:
-        token = store.lock(key, settings.LLM_TOTAL_TIMEOUT + 10)
+        token = store.lock(key, settings.LLM_TOTAL_TIMEOUT + 10, owner=owner)
         ready = store.get_exact(key) if token is not None else None
     except _ERRORS as error:
         _unreachable(error)

@@ -129,7 +129,12 @@ class Store:
     def flush(self, scope: str | None) -> int:
         raise NotImplementedError
 
-    def lock(self, key: str, ttl_s: float) -> str | None:
+    def lock(self, key: str, ttl_s: float, owner: str | None = None) -> str | None:
+        """Take the single-flight lock: its token, or None when someone else holds it.
+
+        An ``owner`` that already holds it gets it again: the same reply, redelivered
+        after its worker died, must not wait for its own dead self.
+        """
         raise NotImplementedError
 
     def locked(self, key: str) -> bool:
@@ -346,10 +351,15 @@ class RedisStore(Store):
         self.client.incr(PREFIX + "gen")
         return removed
 
-    def lock(self, key: str, ttl_s: float) -> str | None:
-        token = uuid.uuid4().hex
-        taken = self.client.set(PREFIX + "sf:" + key, token, nx=True, px=int(ttl_s * 1000))
-        return token if taken else None
+    def lock(self, key: str, ttl_s: float, owner: str | None = None) -> str | None:
+        token = owner or uuid.uuid4().hex
+        name = PREFIX + "sf:" + key
+        if self.client.set(name, token, nx=True, px=int(ttl_s * 1000)):
+            return token
+        if owner is not None and self.client.get(name) == owner.encode():
+            self.client.pexpire(name, int(ttl_s * 1000))
+            return token
+        return None
 
     def locked(self, key: str) -> bool:
         return bool(self.client.exists(PREFIX + "sf:" + key))
@@ -480,12 +490,12 @@ class LocalStore(Store):
                 self._drop(entry_id, eviction=False)
             return len(doomed)
 
-    def lock(self, key: str, ttl_s: float) -> str | None:
+    def lock(self, key: str, ttl_s: float, owner: str | None = None) -> str | None:
         with self._lock:
             held = self._locks.get(key)
-            if held is not None and held[1] > time.monotonic():
+            if held is not None and held[1] > time.monotonic() and held[0] != owner:
                 return None
-            token = uuid.uuid4().hex
+            token = owner or uuid.uuid4().hex
             self._locks[key] = (token, time.monotonic() + ttl_s)
             return token
 

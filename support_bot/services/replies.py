@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
 
-from orders.context import order_context_build, order_context_render
+from orders.context import order_context_build, order_context_rendering
 from routing.decisions import RouteDecision, Turn, route_decide
 from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
 from routing.models import LLMCall
-from routing.policies import policy_passages
+from routing.policies import PolicyVersion, policy_passages, policy_versions
 from routing.services.ledger import Prices, llm_call_record
 from routing.tier0 import tier0_answer
-from support_bot.cache.keys import CacheQuery
+from support_bot.cache.keys import CacheQuery, context_digest
 from support_bot.cache.services import (
     CachedAnswer,
     cache_discard_conversation,
@@ -42,10 +42,26 @@ from support_bot.streams import DeltaCoalescer, partial_save, publish
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
+# Well inside the lease, so a live reply never looks orphaned.
+HEARTBEAT_SECONDS = min(5.0, settings.REPLY_LEASE_SECONDS / 3)
 # What a tier-0 answer would have cost: the prompt a tier-1 model would have read and an
 # answer of this many tokens.
 TIER0_COUNTERFACTUAL_REPLY_TOKENS = 80
+# The order context in that prompt is not built for a tier-0 answer (building it is most
+# of what the answer would cost): it is counted at the mean size of the order contexts
+# this process's LLM replies rendered, an exponential moving average (the budget, the
+# most it can be, until there is one).
+_order_context_tokens: float | None = None
+_ORDER_CONTEXT_SMOOTHING = 0.05
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a prompt is built from, read once per reply: the answer cache's key is made
+    from the same reads."""
+
+    orders_text: str | None  # the customer's rendered order context; None: not signed in
+    policies: tuple[PolicyVersion, ...]
 
 
 class ReplyTakenOver(Exception):
@@ -66,6 +82,7 @@ class _Stream:
             return
         publish(self.job.group, frame)
         partial_save(self.job.reply_id, self.coalescer.seq, self.coalescer.text)
+        self.coalescer.sent()
         first = self.coalescer.seq == 1
         if first or time.monotonic() - self.last_beat > HEARTBEAT_SECONDS:
             if not reply_heartbeat(reply_id=self.job.reply_id, first_token=first):
@@ -142,15 +159,36 @@ def _split_history(job: ReplyJob) -> tuple[str, list[Turn]]:
     return "", turns
 
 
-def _messages(job: ReplyJob, text: str, decision: RouteDecision) -> list[dict[str, str]]:
-    orders_text = (
-        order_context_render(order_context_build(customer_id=job.customer_id, message=text))
-        if job.customer_id is not None
-        else None
+def _facts(job: ReplyJob, text: str) -> _Facts:
+    orders_text = None
+    if job.customer_id is not None:
+        rendering = order_context_rendering(
+            order_context_build(customer_id=job.customer_id, message=text)
+        )
+        orders_text = rendering.text
+        _order_context_rendered(rendering.tokens)
+    return _Facts(orders_text=orders_text, policies=policy_versions())
+
+
+def _order_context_rendered(tokens: int) -> None:
+    global _order_context_tokens
+    mean = _order_context_tokens
+    _order_context_tokens = (
+        float(tokens) if mean is None else mean + _ORDER_CONTEXT_SMOOTHING * (tokens - mean)
     )
-    passages = policy_passages(decision.vector) if decision.vector is not None else []
+
+
+def _messages(job: ReplyJob, decision: RouteDecision, facts: _Facts) -> list[dict[str, str]]:
+    passages = (
+        policy_passages(decision.vector, versions=facts.policies)
+        if decision.vector is not None
+        else []
+    )
     return prompt_build(
-        job=job, shop_name=settings.SHOP_NAME or "", orders_text=orders_text, passages=passages
+        job=job,
+        shop_name=settings.SHOP_NAME or "",
+        orders_text=facts.orders_text,
+        passages=passages,
     )
 
 
@@ -172,21 +210,25 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
         outcome=LLMCall.Outcome.TIER0,
         conversation_id=job.conversation_id,
         message_id=job.reply_id,
-        avoided_cost_usd=_tier1_cost(job, text, decision),
+        avoided_cost_usd=_tier1_cost_estimate(job, decision),
         total_ms=int((time.monotonic() - started) * 1000),
     )
     _finish(job, answer.text)
     return True
 
 
-def _tier1_cost(job: ReplyJob, text: str, decision: RouteDecision) -> Decimal:
-    """What the cheapest tier-1 model would have charged for this message."""
+def _tier1_cost_estimate(job: ReplyJob, decision: RouteDecision) -> Decimal:
+    """What the cheapest tier-1 model would have charged for this message, estimated:
+    the prompt a tier-1 reply would send, with the order context at its mean size."""
     cheapest = next(candidates(1), None)
     if cheapest is None:
         return Decimal(0)
+    facts = _Facts(orders_text="", policies=policy_versions())
+    mean = _order_context_tokens
+    orders = settings.ORDER_CONTEXT_TOKENS if mean is None else round(mean)
+    tokens = prompt_tokens(_messages(job, decision, facts)) + orders
     return Prices.of(cheapest[1]).cost(
-        prompt_tokens=prompt_tokens(_messages(job, text, decision)),
-        completion_tokens=TIER0_COUNTERFACTUAL_REPLY_TOKENS,
+        prompt_tokens=tokens, completion_tokens=TIER0_COUNTERFACTUAL_REPLY_TOKENS
     )
 
 
@@ -194,18 +236,25 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
     # --- answer cache (support_bot.cache) ---
     # An earlier answer to the same question, or the answer of the worker that is asking
     # the provider the same question right now; otherwise this worker asks and stores.
+    # The cache key and the prompt are made from one read of the order context and the
+    # policy versions.
+    facts = _facts(job, text)
     query = cache_query(
         text=text,
         decision=decision,
         customer_id=job.customer_id,
         language=job.language,
         earlier_shopper_turns=shopper_turns(job.history) - 1,
+        context_fingerprint=None
+        if facts.orders_text is None
+        else context_digest(facts.orders_text),
+        policy_versions=facts.policies,
     )
     hit = cache_lookup(query)
     if hit is None:
-        with single_flight(query) as hit:
+        with single_flight(query, owner=f"reply:{job.reply_id}") as hit:
             if hit is None:
-                _answer_live(job, decision, text, query)
+                _answer_live(job, decision, query, facts)
                 return
     _answer_cached(job, hit)
 
@@ -234,13 +283,13 @@ def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
 
 
 def _answer_live(
-    job: ReplyJob, decision: RouteDecision, text: str, query: CacheQuery | None
+    job: ReplyJob, decision: RouteDecision, query: CacheQuery | None, facts: _Facts
 ) -> None:
     stream = _Stream(job)
     try:
         answer = answer_stream(
             tier=decision.tier,
-            messages=_messages(job, text, decision),
+            messages=_messages(job, decision, facts),
             conversation_id=job.conversation_id,
             message_id=job.reply_id,
             on_piece=stream.piece,
