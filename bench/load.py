@@ -24,8 +24,9 @@ time waiting for the reply's ``done`` (or an ``error``), then thinking for ``--t
 one the shopper leaves and comes back with a new conversation. Questions get a greeting,
 the shopper's first name or thanks around them, so that (as with real shoppers) most
 texts are new to the worker's embedding cache; ``--exact-texts`` turns that off. The
-per-connection message limit (``CHAT_RATE_*``) is lifted for the server: the bench's
-shoppers type faster than people do, on purpose.
+per-connection and per-address limits (``CHAT_RATE_*``, ``CHAT_IP_*``) are lifted for the
+server: the bench's shoppers type faster than people do, and all come from one address, on
+purpose.
 
 Figures exclude a warm-up (``--warmup-s``, and until every shopper has had one reply):
 
@@ -982,6 +983,9 @@ class BenchRun:
             # bench's shoppers type faster than people, on purpose.
             CHAT_RATE_BURST="1000",
             CHAT_RATE_PER_MINUTE="100000",
+            # Likewise the per-address limits: every bench shopper comes from 127.0.0.1.
+            CHAT_IP_CONNECTIONS_PER_MINUTE="1000000",
+            CHAT_IP_MESSAGES_PER_MINUTE="1000000",
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_SETTINGS_MODULE="support_bot.settings",
             LOG_LEVEL="WARNING",
