@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 import websockets
+from asgiref.sync import sync_to_async
 from websockets.typing import Origin
 
 from routing.fake_provider import FakeProviderServer
+from support_bot.cache.services import cache_flush
 from support_bot.models import Message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.topology]
@@ -63,6 +65,9 @@ async def test_losing_the_websocket_mid_reply_loses_and_doubles_nothing(
     asgi_server: str, reply_workers: FakeProviderServer
 ) -> None:
     reply_workers.configure(tokens_per_s=50, reply_tokens=50)
+    # A live answer, not one an earlier test left in the shared answer cache (a cached
+    # answer streams in a few quick pieces).
+    await sync_to_async(cache_flush)(scope=None)
     ws, welcome = await connect(asgi_server)
     client_id = str(uuid.uuid4())
     await ws.send(
