@@ -63,9 +63,11 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 local fails = redis.call('INCR', KEYS[1])
 if fails == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if fails >= tonumber(ARGV[2]) then
+local oks = tonumber(redis.call('GET', KEYS[4]) or '0')
+-- enough failures, and more of them than successes in the window
+if fails >= tonumber(ARGV[2]) and fails > oks then
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[4])
   return 1
 end
 return 0
@@ -140,7 +142,12 @@ class _RedisBackend(_Backend):
         return int(self._rate(keys=keys, args=[rpm, tpm, tokens]))
 
     def fail(self, model_key: str) -> bool:
-        keys = [f"{model_key}:fails", f"{model_key}:open", f"{model_key}:tripped"]
+        keys = [
+            f"{model_key}:fails",
+            f"{model_key}:open",
+            f"{model_key}:tripped",
+            f"{model_key}:oks",
+        ]
         return bool(
             self._fail(keys=keys, args=[BREAKER_WINDOW_S, BREAKER_FAILURES, BREAKER_COOL_DOWN_S])
         )
@@ -155,7 +162,11 @@ class _RedisBackend(_Backend):
         return "closed"
 
     def succeed(self, model_key: str) -> None:
-        self.client.delete(f"{model_key}:fails", f"{model_key}:tripped", f"{model_key}:probe")
+        self.client.delete(f"{model_key}:tripped", f"{model_key}:probe")
+        pipe = self.client.pipeline()
+        pipe.incr(f"{model_key}:oks")
+        pipe.expire(f"{model_key}:oks", BREAKER_WINDOW_S, nx=True)
+        pipe.execute()
 
     def mark_tripped(self, model_key: str) -> None:
         self.client.set(f"{model_key}:tripped", "1", ex=86400)
@@ -224,8 +235,9 @@ class _LocalBackend(_Backend):
                 self._set(f"{model_key}:open", 1, BREAKER_COOL_DOWN_S)
                 return True
             fails = (self._get(f"{model_key}:fails") or 0) + 1
-            if fails >= BREAKER_FAILURES:
+            if fails >= BREAKER_FAILURES and fails > (self._get(f"{model_key}:oks") or 0):
                 self.values.pop(f"{model_key}:fails", None)
+                self.values.pop(f"{model_key}:oks", None)
                 self._set(f"{model_key}:open", 1, BREAKER_COOL_DOWN_S)
                 return True
             ttl = (
@@ -249,8 +261,15 @@ class _LocalBackend(_Backend):
 
     def succeed(self, model_key: str) -> None:
         with self.lock:
-            for suffix in (":fails", ":tripped", ":probe"):
+            for suffix in (":tripped", ":probe"):
                 self.values.pop(model_key + suffix, None)
+            # Successes count too: a provider trips only when most of its calls fail.
+            key, now = f"{model_key}:oks", time.monotonic()
+            held = self.values.get(key)
+            if held is None or held[1] < now:
+                self.values[key] = (1, now + BREAKER_WINDOW_S)
+            else:
+                self.values[key] = (held[0] + 1, held[1])
 
     def mark_tripped(self, model_key: str) -> None:
         with self.lock:

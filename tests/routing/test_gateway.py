@@ -175,6 +175,19 @@ def test_the_circuit_opens_after_repeated_failures_and_probes_after_cool_down(
     assert ask().model == chain[0], "after the cool-down one probe goes through and succeeds"
 
 
+def test_a_model_failing_a_minority_of_its_calls_keeps_its_circuit_closed(
+    chain: Any, fakes: Any
+) -> None:
+    # Six failures in a row, more than the breaker's threshold, but after twelve
+    # successes in the same window: the circuit stays closed. (Counting failures alone,
+    # it opened at the fifth and the primary model got nothing more.)
+    fakes[0].script(["ok"] * 12 + ["http_500"] * 6 + ["ok"] * 12)
+    answered = [ask().model for _ in range(24)]
+    assert answered.count(chain[1]) == 3, "the three asks that met two failures fell back"
+    assert fakes[0].stats()["requests"] == 12 + 6 + 9
+    assert answered[-9:] == [chain[0]] * 9
+
+
 def test_a_model_without_its_key_is_not_used(chain: Any, fakes: Any) -> None:
     Provider.objects.filter(name="Primary").update(api_key_env="NO_SUCH_KEY_SET_ANYWHERE")
     assert ask().model == chain[1]
