@@ -87,6 +87,16 @@ def _text(frame: dict[str, Any], key: str, *, limit: int, required: bool = True)
     return value
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _is_bot_frame(frame: dict[str, Any]) -> bool:
     kind = frame.get("type")
     if kind in ("delta", "reset"):
@@ -157,6 +167,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("bad_json", "the frame is not valid JSON") from None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             raise FrameError("bad_frame", "a frame is a JSON object with a string 'type'")
+        if _has_nul(frame):
+            # PostgreSQL text cannot hold it (found by tests/reliability/test_fuzz.py).
+            raise FrameError("bad_frame", "frames must not contain NUL characters")
         return frame
 
     async def _send(self, frame: dict[str, Any]) -> None:

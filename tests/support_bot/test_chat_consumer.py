@@ -98,6 +98,8 @@ async def test_a_new_shopper_gets_a_conversation_and_an_ack(shopper: Shopper) ->
         ({"type": "message", "text": 42, "client_id": str(uuid.uuid4())}, "bad_frame"),
         ({"type": "message", "text": "x" * 4001, "client_id": str(uuid.uuid4())}, "too_large"),
         ("x" * 9000, "too_large"),
+        ({"type": "message", "text": "hi\u0000", "client_id": str(uuid.uuid4())}, "bad_frame"),
+        ({"type": "contact", "email": "a\u0000@example.com"}, "bad_frame"),
     ],
 )
 async def test_bad_frames_get_an_error_and_change_nothing(
