@@ -142,6 +142,72 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def worker_start(
+    env: dict[str, str], log_path: Path, *, concurrency: int = 8, hostname: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A Celery worker process (threads pool) logging to ``log_path``; not yet ready."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "support_bot",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if hostname:
+        command += ["--hostname", hostname]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def asgi_start(env: dict[str, str], log_path: Path, port: int) -> subprocess.Popen[bytes]:
+    """uvicorn serving the app on ``port``; returns once the port accepts connections."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "support_bot.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for_port(port, process, f"uvicorn (see {log_path})", timeout=30)
+    return process
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], what: str, *, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start on port {port}") from None
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup: Any, django_db_blocker: Any, fake_provider_server: FakeProviderServer
@@ -157,30 +223,7 @@ def celery_worker_process(
             LLM_READ_TIMEOUT_S="2",
             LLM_TOTAL_TIMEOUT_S="30",
         )
-    log = (ROOT / "var" / "test-worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "support_bot",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "8",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = worker_start(env, ROOT / "var" / "test-worker.log")
     _wait_for_worker(process)
     yield process
     _stop(process)
@@ -219,34 +262,7 @@ def asgi_server(
     # Named, so a test can cut exactly the server's database connections.
     env["DATABASE_URL"] += f"?application_name={ASGI_DB_APPLICATION}"
     env["DATABASE_CONN_MAX_AGE"] = "60"  # as deployed: connections outlive a request
-    log = (ROOT / "var" / "test-asgi.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "support_bot.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start; see var/test-asgi.log") from None
-            time.sleep(0.1)
+    process = asgi_start(env, ROOT / "var" / "test-asgi.log", port)
     yield f"ws://127.0.0.1:{port}"
     _stop(process)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -23,7 +22,15 @@ from typing import Any
 
 import websockets
 
-from tests.conftest import ROOT, _free_port, _stop, topology_env
+from tests.conftest import (
+    ROOT,
+    _free_port,
+    _stop,
+    asgi_start,
+    topology_env,
+    wait_for_port,
+    worker_start,
+)
 
 LOGS = ROOT / "var"
 
@@ -52,7 +59,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port, self.process, "redis-server")
+        wait_for_port(self.port, self.process, "redis-server")
 
     def kill(self) -> None:
         """SIGKILL: queued tasks, groups and cache entries are gone with it."""
@@ -65,20 +72,6 @@ class RedisServer:
             _stop(self.process)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    import socket
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start on port {port}") from None
-            time.sleep(0.1)
-
-
 @dataclass
 class Topology:
     redis: RedisServer
@@ -89,59 +82,15 @@ class Topology:
     def worker(self, name: str) -> subprocess.Popen[bytes]:
         """A Celery worker process; returns once it has said it is ready."""
         log_path = LOGS / f"test-private-{name}.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "support_bot",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "4",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--hostname",
-                f"{name}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = worker_start(self.env, log_path, concurrency=4, hostname=f"{name}@%h")
         self.processes.append(process)
         _wait_for_log(log_path, b" ready.", process)
         return process
 
     def asgi(self) -> str:
         port = _free_port()
-        log = (LOGS / "test-asgi-private.log").open("wb")
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "support_bot.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = asgi_start(self.env, LOGS / "test-asgi-private.log", port)
         self.processes.append(process)
-        _wait_for_port(port, process, "uvicorn")
         self.ws_url = f"ws://127.0.0.1:{port}/ws/chat/"
         return self.ws_url
 
