@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from routing.phrasings import PHRASINGS
+
 
 class IntentSpec(TypedDict):
     tier: int
@@ -1043,6 +1045,10 @@ CATALOGUE: dict[str, IntentSpec] = {
         ],
     },
 }
+
+# The later phrasings belong to the same intents; a new database gets them all at once.
+for _name, _texts in PHRASINGS.items():
+    CATALOGUE[_name]["examples"] = [*CATALOGUE[_name]["examples"], *_texts]
 
 
 def install_catalogue(intent_model: Any, example_model: Any) -> None:
