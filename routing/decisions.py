@@ -18,13 +18,15 @@ from django.conf import settings
 
 from routing.classifier import IntentScore, classify
 from routing.embeddings import embed
+from routing.tier0 import tier0_template
 
 # Below this the classifier is guessing: go up a tier, never answer from tier 0.
 LOW_CONFIDENCE = 0.48
 # A person is worth more than a wrong answer: intents that always escalate do so on a
 # weaker match than other intents need.
 ESCALATE_INTENT_MIN = 0.43
-# Two intents this close are a coin toss: treat as low confidence for tier 0.
+# Two intents this close are a coin toss: treat as low confidence for tier 0, unless the
+# runner-up gets the same tier-0 answer anyway ("where is my order" / "tracking number?").
 TIER0_MARGIN = 0.04
 REPEAT_SIMILARITY = 0.9
 
@@ -80,6 +82,20 @@ _AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _HIGH_VALUE_INTENTS = {"refund_request", "cancel_order", "negotiation"}
+# "rebate 350 dollars" reads like a refund status to the classifier, but nothing in it asks
+# how a refund is getting on: a refund of a stated amount with no such word is a request.
+_PROGRESS = re.compile(
+    r"\b(wait\w*|expect\w*|where|status|processed|process|track\w*|still|yet|update|"
+    r"arriv\w*|credited|when|how long|already|warte\w*|wo|wann|schon|noch)\b",
+    re.IGNORECASE,
+)
+# Calling the shop a fraud or a scam is a dispute in the making: a person answers it.
+_ACCUSATION = re.compile(
+    r"\b(you|you guys|you people|your (shop|store|company|site)|this (shop|store|company|site))"
+    r"\s+(are|is|r)\s+(a\s+)?(fraud|frauds|scam|scammers|cheats?|cheaters|thie(f|ves)|crooks?)\b|"
+    r"\b(ihr seid|sie sind|ihr laden ist)\s+(betrüger|abzocker)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +146,8 @@ class _Draft:
     top: IntentScore
     confidence: float
     margin: float
+    # The lead over the best intent that tier 0 would answer differently (or not at all).
+    tier0_margin: float = 0.0
     reasons: list[str] = field(default_factory=list)
     escalate: bool = False
     tier: int = 1
@@ -165,7 +183,7 @@ def route_decide(
         and customer_known
         and not draft.escalate
         and draft.confidence >= LOW_CONFIDENCE
-        and draft.margin >= TIER0_MARGIN
+        and draft.tier0_margin >= TIER0_MARGIN
         and "low_confidence" not in draft.reasons
         and draft.tier == 0
     )
@@ -189,7 +207,14 @@ def _draft(scores: list[IntentScore]) -> _Draft:
         return _Draft(top=empty, confidence=0.0, margin=0.0, reasons=["no_catalogue"], tier=1)
     top = scores[0]
     margin = top.score - scores[1].score if len(scores) > 1 else top.score
-    draft = _Draft(top=top, confidence=top.score, margin=margin, tier=top.tier)
+    template = tier0_template(top.name) if top.tier0 else None
+    rival = next(
+        (s.score for s in scores[1:] if template is None or tier0_template(s.name) != template),
+        0.0,
+    )
+    draft = _Draft(
+        top=top, confidence=top.score, margin=margin, tier0_margin=top.score - rival, tier=top.tier
+    )
     needed = ESCALATE_INTENT_MIN if top.name == "human_agent" else LOW_CONFIDENCE
     if top.escalate and top.score >= needed:
         draft.hand_off("asked_for_person" if top.name == "human_agent" else top.name)
@@ -206,10 +231,11 @@ def _follow_up(draft: _Draft, text: str, earlier: list[str]) -> None:
         return
     previous = _draft(classify(embed(earlier[-1])))
     if previous.confidence >= LOW_CONFIDENCE and previous.confidence > draft.confidence:
-        draft.top, draft.confidence, draft.margin = (
+        draft.top, draft.confidence, draft.margin, draft.tier0_margin = (
             previous.top,
             previous.confidence,
             previous.margin,
+            previous.tier0_margin,
         )
         draft.tier = previous.top.tier
         draft.reasons = [r for r in draft.reasons if r != "low_confidence"] + ["follow_up"]
@@ -241,12 +267,15 @@ def _text_rules(draft: _Draft, text: str, order_value: Decimal | None) -> None:
         draft.hand_off("legal_threat")
     if _ABUSE.search(text):
         draft.hand_off("abuse")
+    if _ACCUSATION.search(text):
+        draft.hand_off("fraud_accusation")
     if _angry(text) and draft.tier < 3:
         draft.up("angry")
     numbers = {m.group(0).lstrip("#") for m in _ORDER_NUMBER.finditer(text)}
     if len(numbers) >= 2 and draft.tier < 3:
         draft.up("several_orders", to=3)
-    if draft.top.name in _HIGH_VALUE_INTENTS:
+    asks_for_refund = draft.top.name == "refund_status" and not _PROGRESS.search(text)
+    if draft.top.name in _HIGH_VALUE_INTENTS or (asks_for_refund and _amount(text)):
         value = max(v for v in (_amount(text), order_value, Decimal(0)) if v is not None)
         if value > settings.ESCALATE_REFUND_ABOVE_USD:
             draft.hand_off("high_value")

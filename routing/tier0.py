@@ -26,6 +26,10 @@ TIER0_INTENTS = {
     "return_window",
 }
 DEFAULT_RETURN_DAYS = 30
+# Intents with a template of their own; every other tier-0 intent gets the order's status,
+# parcels, tracking and delivery date (``_status``), so "where is it", "tracking number?"
+# and "when does it come?" get the same answer.
+_OWN_TEMPLATE = {"refund_status", "return_window"}
 _NUMBER = re.compile(r"#?\b([A-Z]?\d{4,12})\b", re.IGNORECASE)
 
 STATUS = {
@@ -228,6 +232,13 @@ def _pick(orders: list[Order], message: str, intent: str) -> Order | None:
         "delivery_estimate": lambda o: o.status in {"shipped", "partially_shipped", "processing"},
     }.get(intent, lambda o: True)
     return next((o for o in orders if fits(o)), orders[0] if orders else None)
+
+
+def tier0_template(intent: str) -> str | None:
+    """Which template answers ``intent`` (None: tier 0 does not answer it)."""
+    if intent not in TIER0_INTENTS:
+        return None
+    return intent if intent in _OWN_TEMPLATE else "status"
 
 
 def tier0_answer(

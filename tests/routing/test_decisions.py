@@ -66,6 +66,8 @@ def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
         ("my lawyer will hear about this", "legal_threat"),
         ("you are useless idiots", "abuse"),
         ("your call centre is not answering at all", "support_unreachable"),
+        ("you guys are frauds", "fraud_accusation"),
+        ("ihr seid Betrüger", "fraud_accusation"),
     ],
 )
 def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason: str) -> None:
@@ -112,6 +114,20 @@ def test_refunds_above_the_threshold_go_to_a_person(settings: Any) -> None:
     assert not route("I want a refund of $40 for my order").escalate
     big = route("I want a refund of $1,200 for my order")
     assert big.escalate and "high_value" in big.reasons
+    # Worded like a refund status, but nothing asks how the refund is getting on.
+    bare = route("rebate 1499 dollars")
+    assert bare.escalate and "high_value" in bare.reasons
+    # Asking after a big refund is a status question the shop's data answers.
+    waiting = route("I'm still waiting for my refund of $1,200, has it been processed?")
+    assert not waiting.escalate and waiting.tier == 0
+
+
+def test_close_order_intents_with_one_answer_still_get_tier0() -> None:
+    # "where is it" and "tracking number?" score close together; both get the order's
+    # status, parcels and tracking from the database, so it is no coin toss.
+    decision = route("when will my order get here and where is it now")
+    assert decision.intent in {"delivery_estimate", "order_status"}
+    assert decision.tier0 and decision.tier == 0, decision
 
 
 def test_several_orders_in_one_message_need_the_premium_tier() -> None:
