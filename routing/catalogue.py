@@ -701,7 +701,7 @@ CATALOGUE: dict[str, IntentSpec] = {
             "who am I chatting with",
         ],
     },
-    # --- tier 2: products, changes to orders ------------------------------------------
+    # --- tier 2: products; then tier-1 requests about one order ---------------------------
     "product_recommendation": {
         "tier": 2,
         "tier0": False,
@@ -836,8 +836,11 @@ CATALOGUE: dict[str, IntentSpec] = {
             "can you cut it to my bed's size",
         ],
     },
+    # Requests about one order: its data in the prompt and the policies answer them, so the
+    # cheap tier does. Big amounts go to a person (ESCALATE_REFUND_ABOVE_USD), damaged or
+    # wrong items and disputes to tier 3.
     "cancel_order": {
-        "tier": 2,
+        "tier": 1,
         "tier0": False,
         "escalate": False,
         "description": "Cancelling an order.",
@@ -851,7 +854,7 @@ CATALOGUE: dict[str, IntentSpec] = {
         ],
     },
     "change_order": {
-        "tier": 2,
+        "tier": 1,
         "tier0": False,
         "escalate": False,
         "description": "Changing items in an order.",
@@ -864,7 +867,7 @@ CATALOGUE: dict[str, IntentSpec] = {
         ],
     },
     "refund_request": {
-        "tier": 2,
+        "tier": 1,
         "tier0": False,
         "escalate": False,
         "description": "Asking for a refund.",
@@ -883,7 +886,7 @@ CATALOGUE: dict[str, IntentSpec] = {
         ],
     },
     "payment_problem": {
-        "tier": 2,
+        "tier": 1,
         "tier0": False,
         "escalate": False,
         "description": "A payment that failed or was charged wrongly.",
