@@ -138,8 +138,9 @@ _PLAN_WORDS = (
     r"free|freemium|premium|pro|gold|golden|platinum|silver|bronze|standard|basic|plus|"
     r"business|student|family|vip|enterprise|starter|personal|trial"
 )
+# A plan word glued to the word before it ("creating aPro account") still counts.
 _PLAN = re.compile(
-    rf"\b({_PLAN_WORDS})\s*(?:-\s*)?(?:user\s+)?(account|plan|membership|subscription|tier|member|level|version|card)s?\b",
+    rf"(?:\b|(?-i:(?<=[a-z])(?=[A-Z])))({_PLAN_WORDS})\s*(?:-\s*)?(?:user\s+)?(account|plan|membership|subscription|tier|member|level|version|card)s?\b",
     re.IGNORECASE,
 )
 _SIZE = re.compile(
