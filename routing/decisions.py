@@ -30,13 +30,19 @@ ESCALATE_INTENT_MIN = 0.43
 TIER0_MARGIN = 0.04
 REPEAT_SIMILARITY = 0.9
 
+# An explicit request for a person, in English and German. One rule for the whole
+# project: the chat hands off on it the moment the message arrives (support_bot's
+# handoff), and routing names it among a decision's reasons.
 _PERSON = re.compile(
-    r"\b(human|humans|real person|actual person|live (agent|person|chat|support)|"
+    r"\b(humans?|human being|(real|actual|live) (person|people|agent|human|chat|support)|"
     r"(an?|the|live|human|real|support|service|your) (agent|representative|rep|operator|supervisor|manager|executive)s?|"
+    r"representative|operator|support staff|"
     r"not (a|the|this) (bot|robot|machine)|"
     r"(speak|speaking|talk|talking|chat|chatting)\s*(to|with)\s*(an? )?(someone|somebody|person|assistant|agent|human|staff|supervisor)|"
     r"contact(ing)? (an? )?(someone|somebody|person|assistant|human)|"
-    r"mitarbeiter\w*|menschen?|echten? person|kundenberater\w*|sachbearbeiter\w*)\b",
+    r"mitarbeiter\w*|kundenberater\w*|sachbearbeiter\w*|"
+    r"(echte[nmr]?|richtige[nmr]?) person|(einem|einen|echten|richtigen) menschen?|"
+    r"mensch(en)? (bitte|sprechen)|mit jemandem (sprechen|reden))\b",
     re.IGNORECASE,
 )
 _LEGAL = re.compile(
@@ -122,6 +128,11 @@ class RouteDecision:
             "reasons": list(self.reasons),
             "confidence": round(self.confidence, 3),
         }
+
+
+def asks_for_person(text: str) -> bool:
+    """Does the shopper explicitly ask for a person (English or German)?"""
+    return bool(_PERSON.search(text))
 
 
 def _angry(text: str) -> bool:
@@ -259,7 +270,7 @@ def _conversation_rules(draft: _Draft, text: str, vector: np.ndarray, earlier: l
 
 
 def _text_rules(draft: _Draft, text: str, order_value: Decimal | None) -> None:
-    if _PERSON.search(text):
+    if asks_for_person(text):
         draft.hand_off("asked_for_person")
     if _UNREACHABLE.search(text):
         draft.hand_off("support_unreachable")

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from orders.context import order_facts_for_customer, render_orders
 from orders.models import Order
+from routing.decisions import asks_for_person
 from support_bot.models import (
     AgentAction,
     AgentPresence,
@@ -201,25 +202,12 @@ def _notice(key: str, language: str, **values: object) -> str:
     return texts.get(language, texts["en"]).format(**values)
 
 
-# --- asking for a person (a small rule set until routing decides) ------------------------
-
-_ASKS_FOR_PERSON = re.compile(
-    r"""
-    \bhumans?\b | \bhuman\ being\b
-    | \b(?:real|actual|live)\ (?:person|people|agent|human)\b
-    | \b(?:speak|talk|chat)\ (?:to|with)\ (?:a\ |an\ |some)?(?:one|body|person|agent|human)
-    | \bagents?\b | \brepresentative\b | \boperator\b | \bsupport\ staff\b
-    | \bmitarbeiter(?:in|innen)?\b | \b(?:echte[nmr]?|richtige[nmr]?)\ person\b
-    | \b(?:einem|einen|echten|richtigen)\ menschen?\b | \bmensch(?:en)?\ (?:bitte|sprechen)\b
-    | \bsachbearbeiter(?:in)?\b | \bkundenberater(?:in)?\b | \bmit\ jemandem\ (?:sprechen|reden)\b
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
+# --- asking for a person: routing's rule, applied the moment the message arrives ----------
 
 
 def wants_a_person(text: str) -> bool:
-    """Does the shopper ask for a person (en/de)? Routing replaces this with its classifier."""
-    return bool(_ASKS_FOR_PERSON.search(text))
+    """Does the shopper ask for a person (en/de)? The same rule routing gives as a reason."""
+    return asks_for_person(text)
 
 
 _EMAIL_IN_TEXT = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+\.[A-Za-z]{2,}")
