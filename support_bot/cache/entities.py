@@ -143,8 +143,15 @@ _PLAN = re.compile(
     rf"(?:\b|(?-i:(?<=[a-z])(?=[A-Z])))({_PLAN_WORDS})\s*(?:-\s*)?(?:user\s+)?(account|plan|membership|subscription|tier|member|level|version|card)s?\b",
     re.IGNORECASE,
 )
+# What may follow "size": a size, not any word ("what size to order" names none). Sizes
+# given as numbers are entities as numbers too.
+_SIZE_VALUE = (
+    r"xxs|xs|s|m|l|xl|xxl|xxxl|[2-5]xl|small|medium|large|king|queen|single|double|twin|"
+    r"full|petite|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fourteen|sixteen|eighteen|twenty|\d+(?:[.,/x]\d+)*"
+)
 _SIZE = re.compile(
-    r"\b(?:size|sized|gr(?:ö|oe)(?:ß|ss)e)\s*:?\s*([a-z0-9./]+)\b|\b(xxs|xs|xxl|xxxl|[2-5]xl|xl)\b|"
+    rf"\b(?:size|sized|gr(?:ö|oe)(?:ß|ss)e)\b\s*:?\s*({_SIZE_VALUE})\b|\b(xxs|xs|xxl|xxxl|[2-5]xl|xl)\b|"
     r"\b(king|queen|single|double|twin|full|petite|plus|small|medium|large)\s*[- ]?size[d]?\b",
     re.IGNORECASE,
 )
@@ -244,6 +251,12 @@ def _names(text: str, vocabulary: frozenset[str]) -> set[str]:
     found = {f"name:{m.group(2).lower()}" for m in _TITLE_NAME.finditer(text)}
     for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
         words = _WORD.findall(sentence)
+        if (
+            len(words) >= 3
+            and all(w[0].isupper() for w in words)
+            and sum(w.lower() in vocabulary for w in words) * 2 >= len(words)
+        ):
+            continue  # Title Case of ordinary words: a capital says nothing ("Need Nearby Store")
         for word in words[1:]:
             lowered = word.lower()
             if (
