@@ -130,9 +130,16 @@ class RouteDecision:
         }
 
 
+# "agent please", "AGENT!": in a message this short, "agent" can only be a request.
+_SHORT_AGENT = re.compile(r"\b(agent|agents|operator)\b", re.IGNORECASE)
+_SHORT = 4
+
+
 def asks_for_person(text: str) -> bool:
     """Does the shopper explicitly ask for a person (English or German)?"""
-    return bool(_PERSON.search(text))
+    if _PERSON.search(text):
+        return True
+    return len(text.split()) <= _SHORT and bool(_SHORT_AGENT.search(text))
 
 
 def _angry(text: str) -> bool:

@@ -54,6 +54,7 @@ def test_tier0_needs_a_verified_customer() -> None:
         "connect me to an agent",
         "ich möchte mit einem Mitarbeiter sprechen",
         "bitte einen Menschen, keinen Bot",
+        "agent please",
     ],
 )
 def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:

@@ -164,6 +164,7 @@ def test_an_explicit_request_for_a_person_is_recognised(text: str) -> None:
     [
         "Where is my parcel?",
         "Mensch, wo bleibt mein Paket?",  # "Mensch!" is an exclamation, not a request
+        "is the delivery agent coming today?",
         "I want to return my shoes",
         "personal data?",
     ],
