@@ -5,11 +5,19 @@ I delete my account" and "how do I create my account" (embeddings 0.8+ apart) un
 intent. The frame is the set of actions a question names, each a small family of
 synonyms; every hit but an exact one needs equal frames (the answer key includes it). A question whose
 verb is not listed here has an empty frame and only matches another such question.
+
+An intent implies some actions: nearly every phrasing of ``recover_password`` names
+"recover" or "password". Those say nothing more once the intent is known, so the answer
+key leaves them out (``answer_frame``): "reset my password" and "I can't get into my
+account" then share an answer, while "delete my account" misfiled under
+``create_account`` still keeps "delete" and misses.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter
 
 _ACTIONS: dict[str, str] = {
     "cancel": r"cancel\w*|annul\w*|call(?:ing)? off|revok\w*|stornier\w*",
@@ -42,7 +50,10 @@ _ACTIONS: dict[str, str] = {
     "problem": r"problem\w*|\bissues?\b|\berrors?\b|trouble\w*|fail\w*|declin\w*|"
     r"(?:does|did|is)n'?t work\w*|not work\w*|wrong",
 }
-_PATTERNS = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in _ACTIONS.items()}
+# Each family starts at a word ("credit" is no edit, "prepay" no payment).
+_PATTERNS = {
+    name: re.compile(rf"\b(?:{pattern})", re.IGNORECASE) for name, pattern in _ACTIONS.items()
+}
 
 
 def question_frame(text: str) -> frozenset[str]:
@@ -52,3 +63,36 @@ def question_frame(text: str) -> frozenset[str]:
 
 def frames_agree(a: str, b: str) -> bool:
     return question_frame(a) == question_frame(b)
+
+
+# An action named by at least this share of an intent's phrasings is implied by it.
+IMPLIED_SHARE = 0.5
+_implied_lock = threading.Lock()
+_implied: tuple[object, dict[str, frozenset[str]]] = (None, {})
+
+
+def intent_actions(intent: str) -> frozenset[str]:
+    """The actions the catalogue's phrasings of ``intent`` mostly name."""
+    global _implied
+    from routing.classifier import catalogue_version
+    from routing.models import IntentExample
+
+    version = catalogue_version()
+    with _implied_lock:
+        if _implied[0] != version:
+            texts: dict[str, list[str]] = {}
+            for name, text in IntentExample.objects.values_list("intent__name", "text"):
+                texts.setdefault(name, []).append(text)
+            implied = {}
+            for name, phrasings in texts.items():
+                counts = Counter(action for t in phrasings for action in question_frame(t))
+                implied[name] = frozenset(
+                    action for action, n in counts.items() if n >= IMPLIED_SHARE * len(phrasings)
+                )
+            _implied = (version, implied)
+        return _implied[1].get(intent, frozenset())
+
+
+def answer_frame(text: str, intent: str) -> frozenset[str]:
+    """The actions a question names beyond what its intent implies."""
+    return question_frame(text) - intent_actions(intent)

@@ -25,7 +25,7 @@ from routing.decisions import RouteDecision
 from routing.policies import PolicyVersion
 from support_bot.cache import keys
 from support_bot.cache.entities import question_entities
-from support_bot.cache.frames import frames_agree, question_frame
+from support_bot.cache.frames import answer_frame, frames_agree
 from support_bot.cache.keys import SHARED, CacheQuery
 from support_bot.cache.store import Entry, LocalStore, RedisStore, Store, new_entry_id
 
@@ -181,7 +181,7 @@ def cache_query(
         keyed=keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin),
         confidence=confidence,
         margin=margin,
-        frame=question_frame(text),
+        frame=answer_frame(text, decision.intent),
     )
 
 

@@ -328,6 +328,25 @@ def test_a_paraphrase_of_the_same_answer_intent_hits_whatever_its_wording() -> N
     assert not hit.exact
 
 
+def test_an_action_the_intent_implies_does_not_split_its_answer() -> None:
+    # Nearly every phrasing of the refund-status intent names a refund, so naming it or
+    # not says nothing more once the intent is known.
+    from support_bot.cache.frames import answer_frame, question_frame
+
+    named, unnamed = "I'm still waiting for my refund", "has my money arrived on my card yet"
+    assert question_frame(named) != question_frame(unnamed)
+    assert answer_frame(named, "refund_status") == answer_frame(unnamed, "refund_status")
+
+
+def test_an_action_against_the_intent_still_misses() -> None:
+    # Filed under the account-creation intent, "delete" is an action that intent does
+    # not imply, so the question keeps it and never gets the creation answer.
+    from support_bot.cache.frames import answer_frame
+
+    assert answer_frame("how do I delete my account", "create_account") == {"delete"}
+    assert answer_frame("how do I open an account", "create_account") == frozenset()
+
+
 def test_the_same_answer_intent_with_another_entity_misses() -> None:
     cache_store(
         query_for("Do you ship to Canada?"), answer="Yes, to Canada.", tier=1, cost_usd=Decimal(0)
