@@ -40,15 +40,11 @@ OUTAGE_RETRY_SECONDS = 2
     max_retries=5,
 )
 def generate_reply(self: Task, reply_id: int) -> None:
-    if reply_in_progress(reply_id=reply_id):
-        # Delivered again while another worker is still writing it (the broker's
-        # visibility timeout ran out, or a sweep found it late): look again once its
-        # claim would have lapsed, in case that worker dies.
-        raise self.retry(countdown=REPLY_LEASE.total_seconds())
     try:
-        reply_generate(reply_id=reply_id)
+        claimed = reply_generate(reply_id=reply_id)
     except SoftTimeLimitExceeded:
         reply_abandon(reply_id=reply_id, reason="bot_timed_out")
+        return
     except OUTAGES as error:
         # Redis or the database went away mid-reply. Hand the reply back and try again
         # shortly; if even that fails, the sweep finds it queued.
@@ -56,6 +52,12 @@ def generate_reply(self: Task, reply_id: int) -> None:
         close_old_connections()
         reply_release(reply_id=reply_id)
         raise self.retry(countdown=OUTAGE_RETRY_SECONDS, exc=error) from None
+    # Asked only when the claim failed (rare), not before every reply: delivered again
+    # while another worker is still writing it (the broker's visibility timeout ran out,
+    # or a sweep found it late), look again once its claim would have lapsed, in case
+    # that worker dies. A finished reply is left alone.
+    if not claimed and reply_in_progress(reply_id=reply_id):
+        raise self.retry(countdown=REPLY_LEASE.total_seconds())
 
 
 def _send(reply_id: int) -> bool:

@@ -107,16 +107,18 @@ HELD_BY_A_PERSON = (Conversation.State.WAITING, Conversation.State.AGENT)
 
 
 @transaction.atomic
-def reply_finish(*, reply_id: int, text: str) -> bool:
+def reply_finish(*, reply_id: int, text: str, conversation_id: int | None = None) -> bool:
     """Store the finished reply, unless it stopped being ours or a person took over.
 
     The conversation row is locked first: an escalation flips the conversation's open
     replies to failed under the same lock, so a reply finishing at that moment lands
-    either wholly before the handoff or not at all.
+    either wholly before the handoff or not at all. ``conversation_id``: the reply's,
+    when the caller has it (a reply never moves to another conversation).
     """
-    conversation_id = (
-        Message.objects.filter(pk=reply_id).values_list("conversation_id", flat=True).first()
-    )
+    if conversation_id is None:
+        conversation_id = (
+            Message.objects.filter(pk=reply_id).values_list("conversation_id", flat=True).first()
+        )
     if conversation_id is None:
         return False
     state = (

@@ -113,10 +113,17 @@ class _Stream:
             publish(self.job.group, frame)
 
 
-def reply_generate(*, reply_id: int) -> None:
+def reply_generate(*, reply_id: int) -> bool:
+    """Write the reply; False when it was not ours to write (another worker holds it, or
+    it is finished)."""
     if not reply_claim(reply_id=reply_id):
         logger.info("reply %s already taken or finished", reply_id)
-        return
+        return False
+    _reply_write(reply_id)
+    return True
+
+
+def _reply_write(reply_id: int) -> None:
     job = reply_job_get(reply_id=reply_id)
     if job.attempt > 1:
         # A worker died mid-reply and this is the redelivery: widgets drop what the dead
@@ -322,7 +329,7 @@ def _answer_live(
 
 
 def _finish(job: ReplyJob, text: str) -> bool:
-    if reply_finish(reply_id=job.reply_id, text=text):
+    if reply_finish(reply_id=job.reply_id, text=text, conversation_id=job.conversation_id):
         publish(
             job.group, {"type": "done", "message_id": job.reply_id, "role": "bot", "text": text}
         )
