@@ -163,6 +163,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup (celery/fixups/django.py) closes a worker's database connections
+# before and after every task unless this is set: a new PostgreSQL backend per reply.
+# Set, it closes them only every this many tasks; in between, support_bot.celery runs
+# Django's close_old_connections around each task, as Django does around a request, so
+# a broken connection or one older than DATABASE_CONN_MAX_AGE is still dropped (and a
+# reused one is health-checked before its first query).
+CELERY_DB_REUSE_MAX = 100
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
