@@ -4,19 +4,48 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
 
 def warm_up() -> None:
+    from orders.tokens import count_tokens
     from routing.classifier import classify
     from routing.embeddings import embed
 
     try:
-        classify(embed("where is my order"))
+        vector = embed("where is my order")
+        classify(vector)
+        count_tokens("where is my order")  # the gateway's tokenizer
     except Exception:  # a cold start is slower, not broken
         logger.exception("warm-up failed; the first message will load the model")
+        return
+    _warm_policies(vector)
+
+
+def _warm_policies(vector: np.ndarray) -> None:
+    """Embed the current version of every policy's paragraphs (retrieval), which the
+    first LLM reply of the process would otherwise wait for."""
+    from routing.policies import policy_passages
+
+    try:
+        policy_passages(vector)
+    except Exception as error:  # e.g. not migrated yet: the first reply embeds them
+        logger.warning("policies not embedded in advance (%s); the first reply will", error)
+
+
+def _warm_up_and_disconnect() -> None:
+    from django.db import connection
+
+    try:
+        warm_up()
+    finally:
+        connection.close()  # this thread's connection: the thread ends here
 
 
 def warm_up_in_background() -> None:
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up_and_disconnect, name="warm-up", daemon=True).start()
