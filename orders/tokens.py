@@ -36,6 +36,15 @@ def count_tokens(text: str) -> int:
     """The number of tokens in ``text`` (without special tokens)."""
     if not text:
         return 0
+    return _count(text)
+
+
+# Workers count the same texts again and again: a conversation's earlier turns on each
+# reply, a customer's rendered order facts on each of their messages, the prompts of
+# questions asked before. Encoding holds the GIL: a count saved is worker time given
+# back to the other replies. Short texts mostly; a few thousand stay well under 20 MB.
+@functools.lru_cache(maxsize=4096)
+def _count(text: str) -> int:
     tokenizer = _tokenizer()
     if tokenizer is None:
         return math.ceil(len(text) / 4)
