@@ -7,8 +7,8 @@
                          [--json] [--keep] [--attach ws://host:port] [--profile DIR]
 
 It starts everything a production deploy runs, on this machine: PostgreSQL (a database of
-its own, ``support_bot_bench_load``, created, migrated and seeded with the demo shop, and
-dropped at the end unless ``--keep``), Redis (its own DB number, 11 by default, flushed
+its own, ``support_bot_bench_load`` or ``$BENCH_DATABASE``, created, migrated and seeded
+with the demo shop, and dropped at the end unless ``--keep``), Redis (its own DB number, 11 by default, flushed
 before and after; or ``--private-redis`` for a redis-server of its own), the fake
 OpenAI-compatible provider (``routing.fake_provider``) with the given time to first token
 and tokens per second, K Celery worker processes and the ASGI server (uvicorn). With no API
@@ -80,7 +80,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATABASE = "support_bot_bench_load"
+# Two people benchmarking on one server each name their own (BENCH_DATABASE).
+DATABASE = os.environ.get("BENCH_DATABASE") or "support_bot_bench_load"
 MARK = "scratch database of bench/load.py; dropped when it ends"
 PYTHON = sys.executable
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
