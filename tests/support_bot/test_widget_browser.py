@@ -52,3 +52,26 @@ def test_shopper_chats_sees_the_reply_stream_and_finds_it_after_a_reload(
     page.set_viewport_size({"width": 360, "height": 740})
     page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
     assert page.get_by_test_id("sbw-input").is_visible()
+
+
+def test_too_many_connections_from_one_network_is_explained_and_waited_out(
+    asgi_server: str, browser: Any
+) -> None:
+    # The server closes a connection with 4029 when one address opens too many a minute
+    # (tests/support_bot/test_chat_consumer.py). The widget says so and waits out the
+    # minute instead of knocking again every second.
+    attempts: list[str] = []
+
+    def refuse(ws: Any) -> None:
+        attempts.append(ws.url)
+        ws.close(code=4029, reason="too many connections")
+
+    base = asgi_server.replace("ws://", "http://")
+    page = browser.new_page()
+    page.route_web_socket("**/ws/chat/**", refuse)
+    page.goto(f"{base}/")
+    page.get_by_test_id("sbw-launcher").click()
+    notice = page.get_by_test_id("sbw-notice")
+    notice.get_by_text("Too many chats were opened from your network").wait_for(timeout=10000)
+    page.wait_for_timeout(4000)
+    assert len(attempts) == 1, attempts

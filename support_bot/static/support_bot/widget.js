@@ -27,6 +27,9 @@
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_MAX_MS = 15000;
   var OFFLINE_AFTER_ATTEMPTS = 4; // failed reconnects before the header says "Offline"
+  // The server's close code for "too many connections from this address this minute".
+  var CLOSE_TOO_MANY = 4029;
+  var TOO_MANY_WAIT_MS = 60000;
   var TYPING_SEND_INTERVAL_MS = 3000;
   var TYPING_HIDE_BOT_MS = 60000;
   var TYPING_HIDE_AGENT_MS = 8000;
@@ -97,6 +100,7 @@
     offlineAction: 'You are offline right now. Please try again when the connection is back.',
     tooLong: 'That message is too long. Please shorten it to 4,000 characters or fewer.',
     guestFallback: 'We could not sign you in, so you are chatting as a guest.',
+    tooManyConnections: 'Too many chats were opened from your network just now. We will reconnect in a minute.',
     errors: {
       bad_json: 'Something went wrong sending that. Please try again.',
       bad_frame: 'Something went wrong sending that. Please try again.',
@@ -713,6 +717,7 @@
   var connState = 'connecting';
   var attempts = 0;
   var reconnectTimer = null;
+  var retryNotBefore = 0; // no reconnect before this time (ms), after a 4029 close
   var pingTimer = null;
   var pongTimer = null;
   var helloRetries = 0;
@@ -1186,8 +1191,14 @@
         if (window.console) window.console.error('[support bot]', err);
       }
     };
-    sock.onclose = function () {
+    sock.onclose = function (event) {
       if (ws !== sock) return;
+      if (event && event.code === CLOSE_TOO_MANY) {
+        // The server counts connections per address per minute: trying again sooner
+        // is refused again, so wait out the minute and say why.
+        showNotice(STRINGS.tooManyConnections, 'error');
+        retryNotBefore = Date.now() + TOO_MANY_WAIT_MS * (1 + Math.random() * 0.25);
+      }
       connectionLost();
     };
     sock.onerror = function () { /* a close event follows */ };
@@ -1212,6 +1223,7 @@
     attempts += 1;
     var cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempts - 1));
     var delay = cap / 2 + Math.random() * (cap / 2); // "equal jitter"
+    delay = Math.max(delay, retryNotBefore - Date.now());
     setConnection(isBrowserOffline() || attempts > OFFLINE_AFTER_ATTEMPTS ? 'offline' : 'reconnecting');
     reconnectTimer = setTimeout(function () {
       reconnectTimer = null;
