@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 # llama.cpp (the local model's server) is built from source. Built for the build machine's
 # own CPU (GGML_NATIVE, the default) it dies with a general protection fault in
 # libggml-cpu on CPUs with AMX/AVX-512 (seen on this project's 2-core CI machines), so it
-# is built for a portable x86-64 baseline with AVX2 instead.
+# is built for a portable x86-64 baseline with AVX2 instead. pip reuses a wheel it cached
+# from an earlier build whatever these flags say: `pip cache remove llama_cpp_python` first.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: install run test lint services clean reliability
