@@ -311,7 +311,10 @@ def _answer_live(
         return
     stream.flush()
     final = answer.text.strip() or stream.coalescer.text
-    if _finish(job, final):  # only a complete answer that reached the shopper is cached
+    # Only a complete answer that reached the shopper is cached, and only one written
+    # from the question alone: with earlier turns or their summary in the prompt, the
+    # answer may quote them, and another conversation must never see them.
+    if _finish(job, final) and not _prompt_has_earlier_turns(job):
         usage = answer.completion.usage
         cost = Prices.of(answer.model).cost(
             prompt_tokens=usage.prompt_tokens,
@@ -326,6 +329,10 @@ def _answer_live(
             conversation_id=job.conversation_id,
             message_id=job.reply_id,
         )
+
+
+def _prompt_has_earlier_turns(job: ReplyJob) -> bool:
+    return bool(job.memory_summary) or bool(_split_history(job)[1])
 
 
 def _finish(job: ReplyJob, text: str) -> bool:

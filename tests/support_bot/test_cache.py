@@ -131,6 +131,29 @@ async def test_another_customer_asking_the_identical_question_misses(
     assert "Alice" not in theirs[-1]["text"] and mine[-1]["text"] == again[-1]["text"]
 
 
+async def test_an_answer_written_after_earlier_turns_is_not_shared(
+    reply_workers: FakeProviderServer,
+) -> None:
+    # The prompt of a second question holds the first one (or its summary), and an
+    # answer may quote it: such an answer is never served to anyone else.
+    ws, _ = await open_chat()
+    try:
+        await ask(ws, "my email is secret.person@example.org, do you ship to Norway?")
+        await frames_until_done(ws)
+        await ask(ws, "What is your returns policy?")
+        second = await frames_until_done(ws)
+    finally:
+        await ws.disconnect()
+    assert await outcome(second) == "ok"
+
+    stranger = await ask_once("What is your returns policy?")
+    again = await ask_once("What is your returns policy?")
+
+    assert await outcome(stranger) == "ok", "answered afresh, not from the cache"
+    assert await outcome(again) == "cache_hit", "a first question's answer is shared"
+    assert reply_workers.stats()["requests"] == 3
+
+
 async def test_an_order_number_must_match_for_a_hit(reply_workers: FakeProviderServer) -> None:
     await ask_once("Can I change the items in order 3707955617?")
     other = await ask_once("Can I change the items in order 732201349959?")
