@@ -57,6 +57,22 @@ TOPOLOGY = bool(os.environ.get("REDIS_URL"))
 
 
 @pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """A channel layer of each test's own.
+
+    pytest-asyncio runs each test in a new event loop, and channels-redis keeps a receive
+    lock bound to the loop that created it: a consumer still receiving when one test's
+    loop ends left that lock to the next test, whose consumers then failed with "Lock is
+    bound to a different event loop".
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
+@pytest.fixture(autouse=True)
 def routing_defaults(request: pytest.FixtureRequest) -> None:
     """The provider registry, intent catalogue and canned replies that migrations install.
 
