@@ -62,7 +62,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -79,6 +78,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from support_bot.processes import asgi_command, free_port, wait_for_port  # noqa: E402
 
 # Two people benchmarking on one server each name their own (BENCH_DATABASE).
 DATABASE = os.environ.get("BENCH_DATABASE") or "support_bot_bench_load"
@@ -304,24 +305,6 @@ def _parse_mix(text: str) -> dict[str, float]:
 
 
 # --- processes -------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start; see {log}") from None
-            time.sleep(0.1)
 
 
 @dataclass
@@ -1003,7 +986,7 @@ class BenchRun:
         self.database_url, fresh = database_create(args.postgres, reuse=args.reuse_db)
         self.database_created = True
         if args.private_redis:
-            self.redis_port = _free_port()
+            self.redis_port = free_port()
             redis = self.processes.start(
                 "redis",
                 "redis",
@@ -1019,7 +1002,7 @@ class BenchRun:
                     "no",
                 ],
             )
-            _wait_for_port(self.redis_port, redis.process, "redis-server", redis.log)
+            wait_for_port(self.redis_port, redis.process, f"redis-server (see {redis.log})")
             self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         else:
             self.redis_url = f"{args.redis.rstrip('/')}/{args.redis_db}"
@@ -1038,7 +1021,7 @@ class BenchRun:
                 stderr=(self.log_dir / "setup.log").open("ab"),
             )
         print(f"database ready in {time.monotonic() - t:.0f} s", file=sys.stderr)
-        provider_port = _free_port()
+        provider_port = free_port()
         self.provider_url = f"http://127.0.0.1:{provider_port}"
         provider = self.processes.start(
             "provider",
@@ -1057,7 +1040,7 @@ class BenchRun:
                 "--no-access-log",
             ],
         )
-        _wait_for_port(provider_port, provider.process, "the fake provider", provider.log)
+        wait_for_port(provider_port, provider.process, f"the fake provider (see {provider.log})")
         env = self._base_env()
         for index in range(args.workers):
             self.processes.start(
@@ -1084,24 +1067,10 @@ class BenchRun:
                 ],
                 env,
             )
-        asgi_port = _free_port()
-        command = [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "support_bot.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(asgi_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        if args.asgi_workers > 1:
-            command += ["--workers", str(args.asgi_workers)]
+        asgi_port = free_port()
+        command = asgi_command(asgi_port, workers=args.asgi_workers, access_log=False)
         asgi = self.processes.start("asgi", "asgi", command, env)
-        _wait_for_port(asgi_port, asgi.process, "uvicorn", asgi.log)
+        wait_for_port(asgi_port, asgi.process, f"uvicorn (see {asgi.log})")
         self.ws_url = f"ws://127.0.0.1:{asgi_port}"
         self._wait_for_workers(args.workers)
         print(

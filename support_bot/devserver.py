@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from support_bot.processes import asgi_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,18 +66,7 @@ def main() -> None:
         _manage("seed_demo")
     model = _start_local_model(args.model_port)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "support_bot.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--log-level",
-            "warning",
-        ],
+        asgi_command(args.port),
         cwd=ROOT,
     )
     print(f"\nDemo shop with chat: http://127.0.0.1:{args.port}/")

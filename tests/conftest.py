@@ -4,7 +4,6 @@ import importlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from django.db import connection
 
 from orders.models import Customer
 from routing.fake_provider import FakeProviderServer
+from support_bot.processes import asgi_command, free_port, wait_for_port
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
 
 SUPPORT_AGENTS = "Support agents"
@@ -129,12 +129,6 @@ def fake_provider(
     fake_provider_server.reset()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def topology_env(**extra: str) -> dict[str, str]:
     """The environment for a worker or server process that shares the test database."""
     db = connection.settings_dict
@@ -189,39 +183,10 @@ def worker_start(
 def asgi_start(env: dict[str, str], log_path: Path, port: int) -> subprocess.Popen[bytes]:
     """uvicorn serving the app on ``port``; returns once the port accepts connections."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "support_bot.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
+        asgi_command(port), cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
     )
     wait_for_port(port, process, f"uvicorn (see {log_path})", timeout=30)
     return process
-
-
-def wait_for_port(
-    port: int, process: subprocess.Popen[bytes], what: str, *, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start on port {port}") from None
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -272,7 +237,7 @@ def asgi_server(
     """uvicorn serving the app on a free port, on the real topology: its ws:// base URL."""
     if not TOPOLOGY:
         pytest.skip("needs the real topology")
-    port = _free_port()
+    port = free_port()
     with django_db_blocker.unblock():
         env = topology_env()
     # Named, so a test can cut exactly the server's database connections.

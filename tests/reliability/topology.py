@@ -22,13 +22,12 @@ from typing import Any
 
 import websockets
 
+from support_bot.processes import free_port, wait_for_port
 from tests.conftest import (
     ROOT,
-    _free_port,
     _stop,
     asgi_start,
     topology_env,
-    wait_for_port,
     worker_start,
 )
 
@@ -39,7 +38,7 @@ class RedisServer:
     """redis-server on a free port, with no persistence: a restart starts it empty."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
@@ -88,7 +87,7 @@ class Topology:
         return process
 
     def asgi(self) -> str:
-        port = _free_port()
+        port = free_port()
         process = asgi_start(self.env, LOGS / "test-asgi-private.log", port)
         self.processes.append(process)
         self.ws_url = f"ws://127.0.0.1:{port}/ws/chat/"
