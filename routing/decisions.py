@@ -103,6 +103,18 @@ _ACCUSATION = re.compile(
     re.IGNORECASE,
 )
 
+# A shopper announcing they are leaving is about to be lost; a person can still keep them.
+_CHURN = re.compile(
+    r"(?i:\b(i'?m|i\s+am|we'?re|we\s+are)\s+(so\s+|totally\s+|completely\s+|just\s+)?done\s+with\s+)"
+    r"((?i:you\b|your\s+(shop|store|company|site|service|app)|this\s+(shop|store|company|site|service|app))|"
+    # "done with CureKart": the shop's name, not "done with the payment"
+    r"[A-Z]\w+)|"
+    r"(?i:\bnever\s+(again\s+)?(order|buy|shop|purchas)\w*\s+(\w+\s+){0,2}(from|with|at|here)\b(\s+\w+){0,2}\s+again\b|"
+    r"\b(take|taking)\s+my\s+(business|money)\s+elsewhere|"
+    r"\b(lost|losing)\s+(a|another|one)\s+(loyal\s+)?customer|"
+    r"\b(bestelle|kaufe)\s+(\w+\s+){0,2}nie\s+wieder|\bnie\s+wieder\s+bei\s+(euch|ihnen))"
+)
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -135,9 +147,19 @@ _SHORT_AGENT = re.compile(r"\b(agent|agents|operator)\b", re.IGNORECASE)
 _SHORT = 4
 
 
+# A message that is nothing but "support" or "contact customer service": typed into the
+# support chat itself, it asks for the people behind it ("customer service hours?" does not).
+_BARE_SUPPORT = re.compile(
+    r"^\W*(please\s+)?(contact|call|reach|get|need)?\s*(the\s+)?(customer\s+)?"
+    r"(support|service|care|help\s*desk|kundenservice|kundendienst|support\s+team)"
+    r"(\s+(team|please|pls|now|bitte))*\W*$",
+    re.IGNORECASE,
+)
+
+
 def asks_for_person(text: str) -> bool:
     """Does the shopper explicitly ask for a person (English or German)?"""
-    if _PERSON.search(text):
+    if _PERSON.search(text) or _BARE_SUPPORT.search(text):
         return True
     return len(text.split()) <= _SHORT and bool(_SHORT_AGENT.search(text))
 
@@ -287,6 +309,8 @@ def _text_rules(draft: _Draft, text: str, order_value: Decimal | None) -> None:
         draft.hand_off("abuse")
     if _ACCUSATION.search(text):
         draft.hand_off("fraud_accusation")
+    if _CHURN.search(text):
+        draft.hand_off("churn_risk")
     if _angry(text) and draft.tier < 3:
         draft.up("angry")
     numbers = {m.group(0).lstrip("#") for m in _ORDER_NUMBER.finditer(text)}

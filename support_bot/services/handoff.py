@@ -735,7 +735,7 @@ URGENT, HIGH, NORMAL = 3, 2, 1
 PRIORITY_LABELS = {URGENT: "Urgent", HIGH: "High", NORMAL: "Normal"}
 # Matched inside routing's reason strings ("dispute", "legal_threat", "sentiment:angry"...).
 _URGENT_WORDS = ("legal", "lawyer", "chargeback", "dispute", "abuse", "fraud", "threat")
-_HIGH_WORDS = ("angry", "anger", "frustrat", "upset", "complain", "negative")
+_HIGH_WORDS = ("angry", "anger", "frustrat", "upset", "complain", "negative", "churn")
 # A customer whose latest order is worth this much moves up one level (never to urgent).
 HIGH_VALUE_ORDER_TOTAL = Decimal("250")
 REASON_LABELS = {

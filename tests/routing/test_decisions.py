@@ -55,6 +55,10 @@ def test_tier0_needs_a_verified_customer() -> None:
         "ich möchte mit einem Mitarbeiter sprechen",
         "bitte einen Menschen, keinen Bot",
         "agent please",
+        # Typed into the support chat, "support" alone asks for the people behind it.
+        "contact support",
+        "Customer care please",
+        "Kundenservice bitte",
     ],
 )
 def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
@@ -72,11 +76,27 @@ def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
         ("your call centre is not answering at all", "support_unreachable"),
         ("you guys are frauds", "fraud_accusation"),
         ("ihr seid Betrüger", "fraud_accusation"),
+        ("delivery is always slow, I am done with CureKart", "churn_risk"),
+        ("I will never order anything from you again", "churn_risk"),
+        ("ich bestelle nie wieder bei euch", "churn_risk"),
     ],
 )
 def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason: str) -> None:
     decision = route(text)
     assert decision.escalate and reason in decision.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what are your customer service hours?",
+        "I am done with the payment, is my order confirmed?",
+        "how do I contact support by email",
+    ],
+)
+def test_naming_support_or_being_done_is_not_by_itself_a_hand_off(text: str) -> None:
+    decision = route(text)
+    assert not decision.escalate, decision
 
 
 def test_plain_swearing_moves_up_but_does_not_escalate() -> None:
