@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from routing.policies import Passage
 from support_bot.selectors import ReplyJob
 
+# Part of the shared answers' scope (support_bot.cache.keys): a change of wording here
+# that changes answers retires the answers written with the old one.
+PROMPT_VERSION = 2
+
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 
 SYSTEM = """You are the customer-service assistant of {shop}, an online shop.
@@ -32,8 +36,17 @@ def prompt_build(
     shop_name: str,
     orders_text: str | None,
     passages: Sequence[Passage] = (),
+    general: bool = False,
 ) -> list[dict[str, str]]:
-    if job.customer_id is None:
+    """The messages for one reply. ``general``: a question every shopper gets the same
+    answer to (``support_bot.cache.services.question_is_general``); the prompt then holds
+    nobody's data, signed in or not, so that its answer can be shared."""
+    if general:
+        customer = (
+            "This is a general question: answer it as you would for any shopper, "
+            "without account or order details."
+        )
+    elif job.customer_id is None:
         customer = (
             "The shopper is not signed in. To discuss an order they must first verify it "
             "with the order number and the email or postal code on it (the chat's "

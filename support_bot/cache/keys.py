@@ -27,6 +27,7 @@ from django.conf import settings
 from orders.context import order_context_build, order_context_render
 from routing.classifier import catalogue_version
 from routing.policies import PolicyVersion, policy_versions
+from support_bot.prompt import PROMPT_VERSION
 
 SHARED = "shared"
 # Intents whose answer depends on the customer's own orders, payments or parcels. With
@@ -51,8 +52,14 @@ CUSTOMER_INTENTS = frozenset(
         "check_invoice",
         "address_change",
         "address_setup",
+        # About what happened to this shopper, though no intent above names it.
+        "complaint",
+        "negotiation",
     }
 )
+# Entities that may point at the shopper's own records (an order or invoice number, a
+# code, a date, an email, a name): a question naming one is about them, whatever its intent.
+_PERSONAL_ENTITY_KINDS = ("num:", "code:", "email:", "url:", "name:", "month:", "day:")
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCTUATION = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 
@@ -106,6 +113,8 @@ def policy_fingerprint(versions: Sequence[PolicyVersion] | None = None) -> str:
     """What a shared prompt and the filing depend on: every policy's key and version, the
     shop's name, and the version of the intent catalogue the message was routed with.
 
+    A new version of the prompt's wording (``PROMPT_VERSION``) retires them too.
+
     Any policy edit raises its version, so every shared answer written before it is in
     an old scope and is never served again (it ages out of the store): the versions are
     read for every message (``versions``, when the caller has them already). An edit of
@@ -115,7 +124,9 @@ def policy_fingerprint(versions: Sequence[PolicyVersion] | None = None) -> str:
     if versions is None:
         versions = policy_versions()
     policies = sorted((v.key, v.version) for v in versions)
-    return _digest(f"{settings.SHOP_NAME}\x1f{policies}\x1f{catalogue_version()}")
+    return _digest(
+        f"{settings.SHOP_NAME}\x1f{policies}\x1f{catalogue_version()}\x1f{PROMPT_VERSION}"
+    )
 
 
 def context_fingerprint(*, customer_id: int, text: str) -> str:
@@ -140,6 +151,18 @@ def answer_keyed(*, semantic: bool, confidence: float, margin: float) -> bool:
         semantic
         and confidence >= float(settings.CACHE_INTENT_CONFIDENCE)
         and margin >= float(settings.CACHE_INTENT_MARGIN)
+    )
+
+
+def answer_is_general(*, intent: str, entities: frozenset[str], keyed: bool) -> bool:
+    """Whether every shopper would get the same answer: the intent is sure enough to
+    stand for the answer (``answer_keyed``), it is not about the customer's own orders,
+    and nothing in the question points at their records. Such a question is answered
+    without the customer's data, so the answer is shared."""
+    return (
+        keyed
+        and intent not in CUSTOMER_INTENTS
+        and not any(entity.startswith(_PERSONAL_ENTITY_KINDS) for entity in entities)
     )
 
 

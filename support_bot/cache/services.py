@@ -185,6 +185,23 @@ def cache_query(
     )
 
 
+def question_is_general(*, text: str, decision: RouteDecision) -> bool:
+    """A question every shopper gets the same answer to (``keys.answer_is_general``): the
+    reply is written without the customer's data, and its answer is shared."""
+    if decision.vector is None or uncacheable_reason(text=text, decision=decision):
+        return False
+    if "low_confidence" in decision.reasons:
+        return False
+    confidence, margin = _intent_certainty(
+        decision.intent, np.asarray(decision.vector, dtype=np.float32)
+    )
+    return keys.answer_is_general(
+        intent=decision.intent,
+        entities=question_entities(text),
+        keyed=keys.answer_keyed(semantic=True, confidence=confidence, margin=margin),
+    )
+
+
 def _intent_certainty(intent: str, vector: np.ndarray) -> tuple[float, float]:
     """The routed intent's score and its lead over the runner-up; (0, 0) when routing
     chose another intent than the classifier's best (a follow-up took the previous one)."""

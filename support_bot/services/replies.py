@@ -29,6 +29,7 @@ from support_bot.cache.services import (
     cache_query,
     cache_served,
     cache_store,
+    question_is_general,
     shopper_turns,
     single_flight,
 )
@@ -60,8 +61,10 @@ class _Facts:
     """What a prompt is built from, read once per reply: the answer cache's key is made
     from the same reads."""
 
-    orders_text: str | None  # the customer's rendered order context; None: not signed in
+    # The customer's rendered order context; None: not signed in, or a general question.
+    orders_text: str | None
     policies: tuple[PolicyVersion, ...]
+    general: bool = False  # the answer is the same for every shopper: no customer data
 
 
 class ReplyTakenOver(Exception):
@@ -166,15 +169,15 @@ def _split_history(job: ReplyJob) -> tuple[str, list[Turn]]:
     return "", turns
 
 
-def _facts(job: ReplyJob, text: str) -> _Facts:
+def _facts(job: ReplyJob, text: str, *, general: bool = False) -> _Facts:
     orders_text = None
-    if job.customer_id is not None:
+    if job.customer_id is not None and not general:
         rendering = order_context_rendering(
             order_context_build(customer_id=job.customer_id, message=text)
         )
         orders_text = rendering.text
         _order_context_rendered(rendering.tokens)
-    return _Facts(orders_text=orders_text, policies=policy_versions())
+    return _Facts(orders_text=orders_text, policies=policy_versions(), general=general)
 
 
 def _order_context_rendered(tokens: int) -> None:
@@ -196,6 +199,7 @@ def _messages(job: ReplyJob, decision: RouteDecision, facts: _Facts) -> list[dic
         shop_name=settings.SHOP_NAME or "",
         orders_text=facts.orders_text,
         passages=passages,
+        general=facts.general,
     )
 
 
@@ -244,14 +248,20 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
     # An earlier answer to the same question, or the answer of the worker that is asking
     # the provider the same question right now; otherwise this worker asks and stores.
     # The cache key and the prompt are made from one read of the order context and the
-    # policy versions.
-    facts = _facts(job, text)
+    # policy versions. A first question that every shopper gets the same answer to is
+    # written without the customer's data (the model sees no more of it than it needs),
+    # so its answer is shared with every shopper.
+    general = not _prompt_has_earlier_turns(job) and question_is_general(
+        text=text, decision=decision
+    )
+    facts = _facts(job, text, general=general)
     query = cache_query(
         text=text,
         decision=decision,
         customer_id=job.customer_id,
         language=job.language,
         earlier_shopper_turns=shopper_turns(job.history) - 1,
+        prompt_has_customer=job.customer_id is not None and not general,
         context_fingerprint=None
         if facts.orders_text is None
         else context_digest(facts.orders_text),

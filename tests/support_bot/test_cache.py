@@ -31,6 +31,7 @@ from support_bot.cache.services import (
     cache_query,
     cache_reset,
     cache_store,
+    question_is_general,
     single_flight,
 )
 from support_bot.identity import customer_token_make
@@ -119,16 +120,39 @@ async def test_a_repeated_question_streams_from_the_cache_and_is_in_the_ledger(
 async def test_another_customer_asking_the_identical_question_misses(
     reply_workers: FakeProviderServer, customer: Customer, other_customer: Customer
 ) -> None:
-    mine = await ask_once("How do I reset my password?", customer)
-    again = await ask_once("How do I reset my password?", customer)
-    theirs = await ask_once("How do I reset my password?", other_customer)
-    anonymous = await ask_once("How do I reset my password?")
+    # The fake model repeats its whole prompt: the answer shows what the model was given.
+    reply_workers.configure(echo="system", reply_tokens=400)
+    mine = await ask_once("I want to cancel my order", customer)
+    again = await ask_once("I want to cancel my order", customer)
+    theirs = await ask_once("I want to cancel my order", other_customer)
+    anonymous = await ask_once("I want to cancel my order")
 
     assert await outcome(again) == "cache_hit"
     assert await outcome(theirs) == "ok"
-    assert await outcome(anonymous) == "ok"  # a signed-in answer is never shared
+    assert await outcome(anonymous) == "ok"  # an answer built from Alice's orders is hers
     assert reply_workers.stats()["requests"] == 3
-    assert "Alice" not in theirs[-1]["text"] and mine[-1]["text"] == again[-1]["text"]
+    assert "100001" in mine[-1]["text"] and mine[-1]["text"] == again[-1]["text"]
+    assert "100001" not in theirs[-1]["text"] and "Alice" not in theirs[-1]["text"]
+    assert "100001" not in anonymous[-1]["text"] and "Alice" not in anonymous[-1]["text"]
+
+
+async def test_a_general_question_is_answered_without_customer_data_and_shared(
+    reply_workers: FakeProviderServer, customer: Customer, other_customer: Customer
+) -> None:
+    reply_workers.configure(echo="system", reply_tokens=400)
+    mine = await ask_once("How do I reset my password?", customer)
+    theirs = await ask_once("How do I reset my password?", other_customer)
+    anonymous = await ask_once("How do I reset my password?")
+
+    assert await outcome(mine) == "ok"
+    assert await outcome(theirs) == "cache_hit"
+    assert await outcome(anonymous) == "cache_hit"
+    assert reply_workers.stats()["requests"] == 1
+    prompt = mine[-1]["text"]  # what the model was given, echoed
+    assert "general question" in prompt
+    for private in ("Alice", "100001", "alice@example.com", "Bob", "200002"):
+        assert private not in prompt
+    assert theirs[-1]["text"] == anonymous[-1]["text"] == prompt
 
 
 def test_an_answer_written_after_earlier_turns_is_not_shared(
@@ -379,6 +403,24 @@ def test_an_action_against_the_intent_still_misses() -> None:
 
     assert answer_frame("how do I delete my account", "create_account") == {"delete"}
     assert answer_frame("how do I open an account", "create_account") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("text", "general"),
+    [
+        ("How do I reset my password?", True),
+        ("which countries do you ship to?", True),
+        ("I want to cancel my order", False),  # about their order
+        ("can I still return order 100001?", False),  # names one of their records
+        ("I forgot the password of alice@example.com", False),
+        ("and the other one?", False),  # a guess of an intent
+    ],
+)
+def test_only_a_confident_question_about_no_ones_records_is_general(
+    text: str, general: bool
+) -> None:
+    decision = route_decide(text=text, customer_known=True)
+    assert question_is_general(text=text, decision=decision) is general, decision
 
 
 def test_the_same_answer_intent_with_another_entity_misses() -> None:

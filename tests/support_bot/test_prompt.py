@@ -69,3 +69,12 @@ def test_an_anonymous_shopper_gets_no_customer_data(customer: Customer) -> None:
     system = prompt_build(job=anonymous, shop_name="Demo", orders_text=None)[0]["content"]
     assert "100001" not in system and "Alice" not in system
     assert "German" in system and "verify" in system
+
+
+def test_a_general_question_gets_nobodys_data(customer: Customer) -> None:
+    question = "How do I reset my password?"
+    system = prompt_build(
+        job=job(customer, question), shop_name="Demo", orders_text=None, general=True
+    )[0]["content"]
+    assert "general question" in system
+    assert "Alice" not in system and "100001" not in system and "verify" not in system
