@@ -22,9 +22,15 @@ message (no history) and prints:
 - the same cost once the answer cache is in the loop: the messages replayed once each, in
   a shuffled order, through the real cache (``cache_query``, ``cache_lookup``,
   ``cache_store``; the in-process store). A verified customer's answers are cached for that
-  customer only, so with every message from another customer the cache saves nothing
-  there; the replay shows anonymous shoppers, whose general answers are shared (they get
-  no tier 0: order questions need verification first).
+  customer only; the replay shows anonymous shoppers, whose general answers are shared
+  (they get no tier 0: order questions need verification first).
+- the same replay for signed-in customers of the demo shop, each message from the next of
+  its 240 customers: tier 0 answers order questions, a confident general question is
+  answered without the customer's data and shared, the rest stay each customer's own.
+  Each LLM answer is priced at the size of the prompt the app really builds for it
+  (system prompt, policy passages, the customer's order context unless the question is
+  general: ``prompt_build``, counted like the gateway counts) plus REPLY_TOKENS, and the
+  all-GPT-4.1 baseline is priced on the same prompts.
 
 The data stays where it is; nothing is copied into the project.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import re
 import sys
@@ -227,10 +234,9 @@ def main() -> None:
     ]
     elapsed = time.monotonic() - started
     report(decisions, settings.ESCALATE_REFUND_ABOVE_USD, elapsed)
-    cached_replay(
-        [(text, label) for text, label, _ in rows if label != "OUT_OF_SCOPE"],
-        seed=args.seed,
-    )
+    in_scope = [(text, label) for text, label, _ in rows if label != "OUT_OF_SCOPE"]
+    cached_replay(in_scope, seed=args.seed)
+    signed_in_replay(in_scope, seed=args.seed)
 
 
 def _pct(n: int, d: int) -> str:
@@ -348,6 +354,117 @@ def cached_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
         f"  with cache     ${spent * 1000 / n:8.4f}   {_pct(int(spent * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
     )
     print("  mix: " + ", ".join(f"{k} {_pct(v, n).strip()}" for k, v in mix.most_common()))
+
+
+def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
+    """Signed-in customers' messages, each once, through the real cache, priced at the
+    size of the prompts the app builds for them."""
+    import random
+
+    from django.core.management import call_command
+    from django.db.models import Count
+
+    from orders.context import order_context_build, order_context_rendering
+    from orders.models import Customer
+    from routing.decisions import route_decide
+    from routing.gateway import prompt_tokens
+    from routing.policies import policy_passages, policy_versions
+    from support_bot.cache.keys import context_digest
+    from support_bot.cache.services import (
+        cache_lookup,
+        cache_query,
+        cache_reset,
+        cache_store,
+        question_is_general,
+    )
+    from support_bot.prompt import prompt_build
+    from support_bot.selectors import ReplyJob, Turn
+
+    if not Customer.objects.exists():
+        call_command("seed_demo", verbosity=0, stdout=io.StringIO())
+    customers = list(Customer.objects.annotate(n=Count("orders")).filter(n__gt=0).order_by("id"))
+    cache_reset()
+    table, models = prices(), tier_models()
+    order = list(messages)
+    random.Random(seed).shuffle(order)
+    versions = policy_versions()
+    spent = without = gpt = Decimal(0)
+    mix = Counter[str]()
+    sizes: list[int] = []
+    general_count = 0
+    for n, (text, _) in enumerate(order):
+        customer = customers[n % len(customers)]
+        decision = route_decide(text=text, customer_known=True)
+        answered = not (decision.escalate or decision.tier0)
+        general = answered and question_is_general(text=text, decision=decision)
+        general_count += general
+        orders_text = None
+        if not general:
+            orders_text = order_context_rendering(
+                order_context_build(customer_id=customer.pk, message=text)
+            ).text
+        job = ReplyJob(
+            reply_id=n,
+            conversation_id=n,
+            attempt=1,
+            group="bench",
+            conversation_state="bot",
+            language="en",
+            customer_id=customer.pk,
+            customer_name=customer.name,
+            history=(Turn(role="shopper", text=text),),
+        )
+        assert decision.vector is not None
+        prompt = prompt_build(
+            job=job,
+            shop_name="Demo Outfitters",
+            orders_text=orders_text,
+            passages=policy_passages(decision.vector, versions=versions),
+            general=general,
+        )
+        size = prompt_tokens(prompt)
+        gpt += sized_cost("gpt-4.1", table, size)
+        if not answered:
+            mix["person" if decision.escalate else "tier 0"] += 1
+            continue
+        sizes.append(size)
+        price = sized_cost(models[decision.tier], table, size)
+        without += price
+        query = cache_query(
+            text=text,
+            decision=decision,
+            customer_id=customer.pk,
+            language="en",
+            prompt_has_customer=not general,
+            context_fingerprint=None if orders_text is None else context_digest(orders_text),
+            policy_versions=versions,
+        )
+        if cache_lookup(query) is not None:
+            mix["cache hit"] += 1
+            continue
+        mix[models[decision.tier]] += 1
+        spent += price
+        cache_store(query, answer=f"answer to: {text}", tier=decision.tier, cost_usd=price)
+    n = len(order)
+    sizes.sort()
+    print(
+        f"\nSigned-in customers ({len(customers)}), each message once (shuffled, seed {seed}), "
+        f"answer cache on; prompts as built: median {sizes[len(sizes) // 2]} tokens, "
+        f"p90 {sizes[int(len(sizes) * 0.9)]}; {general_count} of {len(sizes)} LLM questions general"
+    )
+    print(f"  all-GPT-4.1    ${gpt * 1000 / n:8.4f}   (every message, on the prompt it would get)")
+    print(
+        f"  without cache  ${without * 1000 / n:8.4f}   {_pct(int(without * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
+    )
+    print(
+        f"  with cache     ${spent * 1000 / n:8.4f}   {_pct(int(spent * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
+    )
+    print("  mix: " + ", ".join(f"{k} {_pct(v, n).strip()}" for k, v in mix.most_common()))
+
+
+def sized_cost(model: str, table: dict[str, tuple[Decimal, Decimal]], prompt: int) -> Decimal:
+    price_in, price_out = table[model]
+    return (prompt * price_in + REPLY_TOKENS * price_out) / 1_000_000
 
 
 if __name__ == "__main__":
