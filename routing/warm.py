@@ -15,9 +15,10 @@ logger = logging.getLogger(__name__)
 def warm_up() -> None:
     from orders.tokens import count_tokens
     from routing.classifier import classify
-    from routing.embeddings import embed
+    from routing.embeddings import embed, encoder_load
 
     try:
+        encoder_load()  # a cached vector below would skip the ONNX export and load
         vector = embed("where is my order")
         classify(vector)
         count_tokens("where is my order")  # the gateway's tokenizer

@@ -260,6 +260,8 @@ CONVERSATION_BUDGET_USD = env_decimal("CONVERSATION_BUDGET_USD", Decimal("0.50")
 # Refunds, cancellations or demands above this value go to a person.
 ESCALATE_REFUND_ABOVE_USD = env_decimal("ESCALATE_REFUND_ABOVE_USD", Decimal("250"))
 
+EMBEDDING_ONNX = env_bool("EMBEDDING_ONNX", default=True)  # 0: messages embedded with torch
+
 # The answer cache (support_bot.cache): earlier complete bot answers, served again for
 # the same question (exact), for a question confidently of the same answer-intent with
 # the same entities (top intent score at least CACHE_INTENT_CONFIDENCE, ahead of the

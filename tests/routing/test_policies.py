@@ -69,4 +69,6 @@ def test_the_message_and_the_passages_are_embedded_alike(warm_models: None) -> N
         longer_than_the_model_reads,
     ]
     for text in texts:
-        assert np.array_equal(embed(text), embed_many([text])[0]), text
+        # A message may go through ONNX Runtime, the passages through torch: the same
+        # model, equal to ~1e-7 (a graph further off is refused, routing.embeddings).
+        assert np.abs(embed(text) - embed_many([text])[0]).max() < 1e-5, text
