@@ -195,7 +195,10 @@
     else if (f.action === 'reassign') showToast('Reassigned.', 'success');
     else if (f.action === 'reply') {
       ui.reply.value = '';
-      ui.reply.focus();
+      // Back to the reply box, unless the agent has moved on (to a note, say) while the
+      // reply was on its way: stealing the focus would send their typing elsewhere.
+      var active = document.activeElement;
+      if (!active || active === document.body || active === ui.reply) ui.reply.focus();
     } else if (f.action === 'note') {
       ui.note.value = '';
     } else if (f.action === 'availability') {
