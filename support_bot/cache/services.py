@@ -190,15 +190,15 @@ def question_is_general(*, text: str, decision: RouteDecision) -> bool:
     reply is written without the customer's data, and its answer is shared."""
     if decision.vector is None or uncacheable_reason(text=text, decision=decision):
         return False
-    if "low_confidence" in decision.reasons:
-        return False
     confidence, margin = _intent_certainty(
         decision.intent, np.asarray(decision.vector, dtype=np.float32)
     )
+    # The same rule as the answer key's in ``cache_query``.
+    semantic = "low_confidence" not in decision.reasons
     return keys.answer_is_general(
         intent=decision.intent,
         entities=question_entities(text),
-        keyed=keys.answer_keyed(semantic=True, confidence=confidence, margin=margin),
+        keyed=keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin),
     )
 
 
