@@ -48,6 +48,10 @@ import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from support_bot.cache.keys import CacheQuery
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -322,7 +326,7 @@ def cached_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
     import random
 
     from routing.decisions import route_decide
-    from support_bot.cache.services import cache_lookup, cache_query, cache_reset, cache_store
+    from support_bot.cache.services import cache_query, cache_reset
 
     cache_reset()
     table, models = prices(), tier_models()
@@ -338,22 +342,11 @@ def cached_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
         price = cost(models[decision.tier], table)
         without += price
         query = cache_query(text=text, decision=decision, customer_id=None, language="en")
-        if cache_lookup(query) is not None:
-            mix["cache hit"] += 1
-            continue
-        mix[models[decision.tier]] += 1
-        spent += price
-        cache_store(query, answer=f"answer to: {text}", tier=decision.tier, cost_usd=price)
+        spent += _through_cache(query, text, decision.tier, models[decision.tier], price, mix)
     n = len(order)
     gpt = cost("gpt-4.1", table) * n
     print(f"\nAnonymous shoppers, each message once (shuffled, seed {seed}), answer cache on")
-    print(
-        f"  without cache  ${without * 1000 / n:8.4f}   {_pct(int(without * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
-    )
-    print(
-        f"  with cache     ${spent * 1000 / n:8.4f}   {_pct(int(spent * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
-    )
-    print("  mix: " + ", ".join(f"{k} {_pct(v, n).strip()}" for k, v in mix.most_common()))
+    _print_replay(n, without=without, spent=spent, gpt=gpt, mix=mix)
 
 
 def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
@@ -371,10 +364,8 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
     from routing.policies import policy_passages, policy_versions
     from support_bot.cache.keys import context_digest
     from support_bot.cache.services import (
-        cache_lookup,
         cache_query,
         cache_reset,
-        cache_store,
         question_is_general,
     )
     from support_bot.prompt import prompt_build
@@ -439,12 +430,7 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
             context_fingerprint=None if orders_text is None else context_digest(orders_text),
             policy_versions=versions,
         )
-        if cache_lookup(query) is not None:
-            mix["cache hit"] += 1
-            continue
-        mix[models[decision.tier]] += 1
-        spent += price
-        cache_store(query, answer=f"answer to: {text}", tier=decision.tier, cost_usd=price)
+        spent += _through_cache(query, text, decision.tier, models[decision.tier], price, mix)
     n = len(order)
     sizes.sort()
     print(
@@ -453,12 +439,30 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
         f"p90 {sizes[int(len(sizes) * 0.9)]}; {general_count} of {len(sizes)} LLM questions general"
     )
     print(f"  all-GPT-4.1    ${gpt * 1000 / n:8.4f}   (every message, on the prompt it would get)")
-    print(
-        f"  without cache  ${without * 1000 / n:8.4f}   {_pct(int(without * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
-    )
-    print(
-        f"  with cache     ${spent * 1000 / n:8.4f}   {_pct(int(spent * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
-    )
+    _print_replay(n, without=without, spent=spent, gpt=gpt, mix=mix)
+
+
+def _through_cache(
+    query: CacheQuery | None, text: str, tier: int, model: str, price: Decimal, mix: Counter[str]
+) -> Decimal:
+    """One replayed LLM question: a hit costs nothing; a miss is paid for and stored."""
+    from support_bot.cache.services import cache_lookup, cache_store
+
+    if cache_lookup(query) is not None:
+        mix["cache hit"] += 1
+        return Decimal(0)
+    mix[model] += 1
+    cache_store(query, answer=f"answer to: {text}", tier=tier, cost_usd=price)
+    return price
+
+
+def _print_replay(
+    n: int, *, without: Decimal, spent: Decimal, gpt: Decimal, mix: Counter[str]
+) -> None:
+    for name, value in (("without cache", without), ("with cache", spent)):
+        print(
+            f"  {name:<14} ${value * 1000 / n:8.4f}   {_pct(int(value * 10_000), int(gpt * 10_000))} of all-GPT-4.1"
+        )
     print("  mix: " + ", ".join(f"{k} {_pct(v, n).strip()}" for k, v in mix.most_common()))
 
 
