@@ -124,3 +124,18 @@ def test_the_setting_keeps_messages_on_torch(
 
 def _unreachable(*args: object, **kwargs: object) -> Any:
     raise AssertionError("not expected to be called")
+
+
+def test_the_math_libraries_run_one_thread_per_process() -> None:
+    # A second OpenBLAS thread spins between products: under load it took ~40 % of a
+    # worker's CPU (bench/load.py), for products too small to gain from it.
+    from threadpoolctl import threadpool_info
+
+    embed_many(["where is my order"])  # numpy's BLAS and torch's OpenMP are loaded
+    ours = {
+        pool["filepath"]: pool["num_threads"]
+        for pool in threadpool_info()
+        if "/numpy" in pool["filepath"] or "/torch/" in pool["filepath"]
+    }
+    assert len(ours) == 2, ours
+    assert set(ours.values()) == {1}, ours
