@@ -1478,7 +1478,7 @@ def summarize(
 STAGES = [
     ("send -> reply row created (consumer, DB)", "t_send", "created"),
     ("created -> claimed by a worker (commit, ack, enqueue, broker)", "created", "started"),
-    ("claimed -> first token stored (work before + provider TTFT)", "started", "first_token"),
+    ("claimed -> first token stored (a ready answer: finished)", "started", "first_token"),
     ("first token stored -> shopper's first delta", "first_token", "t_first"),
     ("finished stored -> shopper's done", "finished", "t_done"),
 ]

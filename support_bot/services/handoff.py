@@ -50,7 +50,7 @@ from support_bot.models import (
     Message,
     Rating,
 )
-from support_bot.services.messages import Received, message_receive
+from support_bot.services.messages import Received, message_received_before, message_store
 from support_bot.streams import partial_get, publish
 
 SUPPORT_AGENTS_GROUP = "Support agents"
@@ -584,13 +584,16 @@ def shopper_message_receive(
     a person is stored without a bot reply and escalates; an email address sent while
     waiting is kept to answer later. Agent consoles see the message live.
     """
+    # One lock and one look for a resend: this runs for every message a shopper sends.
     conversation = _lock(conversation_id)
-    repeated = Message.objects.filter(conversation=conversation, client_id=client_id).exists()
-    if not repeated and conversation.state == State.RESOLVED:
+    resent = message_received_before(conversation=conversation, client_id=client_id)
+    if resent is not None:
+        return ShopperMessage(resent, None, None)
+    if conversation.state == State.RESOLVED:
         _reopen(conversation)
-    asks = not repeated and conversation.state == State.BOT and wants_a_person(text)
-    received = message_receive(
-        conversation_id=conversation_id, text=text, client_id=client_id, queue_reply=not asks
+    asks = conversation.state == State.BOT and wants_a_person(text)
+    received = message_store(
+        conversation=conversation, text=text, client_id=client_id, queue_reply=not asks
     )
     if not received.created:
         return ShopperMessage(received, None, None)

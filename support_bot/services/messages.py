@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from support_bot.models import Conversation, Message
@@ -34,9 +35,25 @@ def message_receive(
     ``queue_reply=False`` stores the message only (the shopper asked for a person).
     """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+    existing = message_received_before(conversation=conversation, client_id=client_id)
     if existing is not None:
-        return _already(existing)
+        return existing
+    return message_store(
+        conversation=conversation, text=text, client_id=client_id, queue_reply=queue_reply
+    )
+
+
+def message_received_before(*, conversation: Conversation, client_id: uuid.UUID) -> Received | None:
+    """What became of a frame with this client_id, if one arrived already (a resend)."""
+    existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+    return None if existing is None else _already(existing)
+
+
+def message_store(
+    *, conversation: Conversation, text: str, client_id: uuid.UUID, queue_reply: bool = True
+) -> Received:
+    """Store a new shopper message (and queue the bot's reply) in a conversation whose
+    row the caller has locked, having checked with ``message_received_before``."""
     try:
         with transaction.atomic():
             shopper = Message.objects.create(
@@ -133,7 +150,13 @@ def reply_finish(*, reply_id: int, text: str, conversation_id: int | None = None
         open_reply.update(status=Message.Status.FAILED, error_code="handed_off", finished_at=now)
         return False
     updated = open_reply.update(
-        status=Message.Status.DONE, text=text, finished_at=now, error_code=""
+        status=Message.Status.DONE,
+        text=text,
+        finished_at=now,
+        error_code="",
+        # A ready answer (tier 0, the cache) is not marked as it streams: its first
+        # token went out just now.
+        first_token_at=Coalesce("first_token_at", Value(now)),
     )
     return updated == 1
 

@@ -74,10 +74,13 @@ class ReplyTakenOver(Exception):
 class _Stream:
     """Pieces from the gateway → coalesced deltas on the conversation's group."""
 
-    def __init__(self, job: ReplyJob) -> None:
+    def __init__(self, job: ReplyJob, *, beats: bool = True) -> None:
         self.job = job
         self.coalescer = DeltaCoalescer(job.reply_id)
         self.last_beat = time.monotonic()
+        # A live answer marks its first token and keeps its claim alive as it streams. A
+        # ready one is streamed and finished within milliseconds: its finish marks both.
+        self.beats = beats
 
     def piece(self, text: str) -> None:
         frame = self.coalescer.add(text)
@@ -87,6 +90,8 @@ class _Stream:
         partial_save(self.job.reply_id, self.coalescer.seq, self.coalescer.text)
         self.coalescer.sent()
         first = self.coalescer.seq == 1
+        if not self.beats:
+            return
         if first or time.monotonic() - self.last_beat > HEARTBEAT_SECONDS:
             if not reply_heartbeat(reply_id=self.job.reply_id, first_token=first):
                 raise ReplyTakenOver()
@@ -211,11 +216,8 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
     )
     if answer is None:
         return False
-    stream = _Stream(job)
-    try:
-        stream.whole(answer.text)
-    except ReplyTakenOver:
-        return True
+    stream = _Stream(job, beats=False)
+    stream.whole(answer.text)
     llm_call_record(
         tier=0,
         outcome=LLMCall.Outcome.TIER0,
@@ -279,11 +281,8 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
 def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
     """Stream a cached answer like a live one, and put it in the ledger."""
     started = time.monotonic()
-    stream = _Stream(job)
-    try:
-        stream.whole(hit.text)
-    except ReplyTakenOver:
-        return
+    stream = _Stream(job, beats=False)
+    stream.whole(hit.text)
     llm_call_record(
         tier=hit.tier,
         outcome=LLMCall.Outcome.CACHE_HIT,

@@ -227,6 +227,9 @@ async def test_an_order_question_is_answered_from_the_database_with_no_model(
     assert reply_workers.stats()["requests"] == 0
     row = await LLMCall.objects.aget(message_id=done["message_id"])
     assert (row.outcome, row.tier, row.cost_usd) == ("tier0", 0, 0)
+    reply = await Message.objects.aget(pk=done["message_id"])
+    assert reply.first_token_at is not None and reply.finished_at is not None
+    assert reply.first_token_at <= reply.finished_at
 
 
 async def test_a_tier0_reply_still_records_what_a_model_would_have_cost(
