@@ -142,7 +142,6 @@ def _reply_write(reply_id: int) -> None:
     decision = route_decide(
         text=shopper_text, history=earlier, customer_known=job.customer_id is not None
     )
-    publish(job.group, {"type": "typing", "role": "bot"})
     if decision.escalate:
         _hand_off(job, list(decision.reasons))
         return
@@ -271,6 +270,10 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
     )
     hit = cache_lookup(query)
     if hit is None:
+        # A model will write it (or another worker's call is awaited): the shopper's
+        # other tabs show the bot typing. A ready answer (tier 0, a hit) goes out at once,
+        # and the widget that sent the message shows typing by itself.
+        publish(job.group, {"type": "typing", "role": "bot"})
         with single_flight(query, owner=f"reply:{job.reply_id}") as hit:
             if hit is None:
                 _answer_live(job, decision, query, facts)

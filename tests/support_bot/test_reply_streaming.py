@@ -76,7 +76,9 @@ async def test_reply_streams_in_order_and_is_stored(reply_workers: FakeProviderS
     assert [d["seq"] for d in streamed] == list(range(1, len(streamed) + 1))
     assert "".join(d["text"] for d in streamed).strip() == done["text"]
     assert done["text"].startswith("Echo: <shopper>What is your returns policy?")
-    assert [f["type"] for f in frames].count("done") == 1
+    kinds = [f["type"] for f in frames]
+    assert kinds.count("done") == 1
+    assert kinds.index("typing") < kinds.index("delta"), "the bot types while a model writes"
     reply = await Message.objects.aget(pk=done["message_id"])
     assert (reply.status, reply.text, reply.role) == ("done", done["text"], "bot")
     assert reply.first_token_at is not None and reply.finished_at is not None
@@ -224,6 +226,7 @@ async def test_an_order_question_is_answered_from_the_database_with_no_model(
     done = frames[-1]
     assert done["type"] == "done" and done["text"].startswith("Your order 100001 from")
     assert "".join(d["text"] for d in deltas(frames)) == done["text"]
+    assert "typing" not in [f["type"] for f in frames], "a ready answer goes out at once"
     assert reply_workers.stats()["requests"] == 0
     row = await LLMCall.objects.aget(message_id=done["message_id"])
     assert (row.outcome, row.tier, row.cost_usd) == ("tier0", 0, 0)
