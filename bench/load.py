@@ -467,6 +467,47 @@ def reply_timestamps(database_url: str, reply_ids: Sequence[int]) -> dict[int, d
     }
 
 
+def lost_replies(database_url: str, samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    """What the database says of each lost message's reply: was it queued, claimed, begun?"""
+    import psycopg
+
+    lost = [s for s in samples if s.outcome == "lost"]
+    if not lost:
+        return []
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT reply_to_id, id, status, attempts, error_code, "
+            "EXTRACT(EPOCH FROM now() - created_at), EXTRACT(EPOCH FROM started_at - created_at), "
+            "EXTRACT(EPOCH FROM finished_at - created_at) "
+            "FROM support_bot_message WHERE role = 'bot' AND reply_to_id = ANY(%s)",
+            [[s.message_id for s in lost if s.message_id is not None]],
+        ).fetchall()
+    replies = {row[0]: row[1:] for row in rows}
+    details = []
+    for sample in lost:
+        detail: dict[str, Any] = {
+            "shopper": sample.shopper,
+            "category": sample.category,
+            "acked": sample.t_ack is not None,
+            "deltas": sample.deltas,
+            "message_id": sample.message_id,
+        }
+        row = replies.get(sample.message_id)
+        if row is not None:
+            reply_id, status, attempts, error_code, age, claimed, finished = row
+            detail.update(
+                reply_id=reply_id,
+                status=status,
+                attempts=attempts,
+                error_code=error_code,
+                age_s=round(float(age), 1),
+                claimed_after_s=None if claimed is None else round(float(claimed), 2),
+                finished_after_s=None if finished is None else round(float(finished), 2),
+            )
+        details.append(detail)
+    return details
+
+
 def pg_database_stats(database_url: str) -> dict[str, int]:
     import psycopg
 
@@ -607,6 +648,7 @@ class Sample:
     t_first: float | None = None
     t_done: float | None = None
     reply_id: int | None = None
+    message_id: int | None = None  # the shopper message, from the ack
     outcome: str = "pending"  # done, error:<code>, lost, handed_off
     deltas: int = 0
     resets: int = 0
@@ -768,6 +810,8 @@ class Shopper:
         if kind == "ack":
             if sample is not None and frame.get("client_id") == self.client_id:
                 sample.t_ack = now
+                message_id = frame.get("message_id")
+                sample.message_id = message_id if isinstance(message_id, int) else None
         elif kind in ("delta", "done"):
             reply_id = frame.get("message_id")
             if isinstance(reply_id, int):
@@ -1219,6 +1263,8 @@ class BenchRun:
         kinds = reply_kinds(self.database_url, reply_ids) if self.database_url else {}
         stamps = reply_timestamps(self.database_url, reply_ids) if self.database_url else {}
         result = summarize(spec, state, timing, marks, kinds, args, stamps)
+        if self.database_url:
+            result["lost_detail"] = lost_replies(self.database_url, state.samples)
         if args.samples:
             _dump_samples(Path(args.samples), spec, state, timing, kinds)
         if args.profile and spec.name == "provider":
@@ -1609,6 +1655,11 @@ def print_phase(result: dict[str, Any]) -> None:
         f"duplicated {r['duplicated']} {r['duplicated_kinds'] or ''}  handed off {r['handed_off']}  "
         f"stray frames {r['stray_frames']}  resets {r['resets']}  (over all {r['sent']} sent)"
     )
+    lost_detail = r.get("lost_detail", [])
+    for lost in lost_detail[:10]:
+        print(f"     lost: {lost}")
+    if len(lost_detail) > 10:
+        print(f"     ... and {len(lost_detail) - 10} more lost")
     cpu = r["cpu_ms_per_message"]
     total = sum(v for k, v in cpu.items() if "shared" not in k)
     window = r["window_s"] or 1
