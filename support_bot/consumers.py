@@ -6,6 +6,7 @@ events. It never calls a provider: replies are written by the reply task.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -19,9 +20,9 @@ from django.conf import settings
 
 from orders.selectors import customer_get
 from support_bot.identity import InvalidCustomerToken, customer_token_verify
-from support_bot.models import Conversation
+from support_bot.models import Conversation, Message
 from support_bot.ratelimit import address_allows, client_address
-from support_bot.selectors import conversation_history
+from support_bot.selectors import conversation_history, reply_state
 from support_bot.services.conversations import (
     ConversationForbidden,
     VerificationFailed,
@@ -116,6 +117,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.state: str | None = None
         self.streaming_replies: set[Any] = set()
         self.suppressed_replies: set[Any] = set()
+        # A stall check per reply streaming to this connection (see _watch).
+        self.stall_checks: dict[int, asyncio.TimerHandle] = {}
+        self.stall_tasks: set[asyncio.Task[None]] = set()
+        self.replies_done: set[int] = set()  # their done frame went out here
         self.messages_bucket = TokenBucket(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_MINUTE)
         # Frames of any kind: generous, but a flood still gets refused.
         self.frames_bucket = TokenBucket(30, 240)
@@ -135,6 +140,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4029)
 
     async def disconnect(self, code: int) -> None:
+        for check in self.stall_checks.values():
+            check.cancel()
+        self.stall_checks.clear()
+        for task in self.stall_tasks:
+            task.cancel()
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
 
@@ -261,6 +271,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         if received.created and received.reply_id is not None:
             await reply_enqueue(received.reply_id)
+            self._watch_again(received.reply_id)  # even if its first frame goes missing
 
     async def on_verify(self, frame: dict[str, Any]) -> None:
         assert self.conversation is not None
@@ -330,9 +341,65 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_frame(self, event: dict[str, Any]) -> None:
         # Named after streams.EVENT_TYPE ("chat.frame"): Channels maps the dot to "_".
         frame = event["frame"]
+        if frame.get("type") in ("delta", "done") and frame.get("message_id") in self.replies_done:
+            return  # sent from the database already (see _stalled): a late copy
         if self._withheld(frame):
             return
         await self._send(frame)
+        self._watch(frame)
+
+    # --- replies that go quiet ---------------------------------------------------------
+    #
+    # channels-redis can lose a frame: when a websocket disconnects while its consumer is
+    # the one reading the server's shared channel, a message Redis already handed over
+    # is dropped (django/channels#1683; bench/load.py saw one lost `done` in ~30 runs).
+    # A reply that streamed here and then went quiet is read from the database, and its
+    # `done` sent from there: the shopper gets the whole answer, a little late.
+
+    def _watch(self, frame: dict[str, Any]) -> None:
+        reply_id = frame.get("message_id")
+        if not isinstance(reply_id, int) or frame.get("type") not in ("delta", "done", "reset"):
+            return
+        check = self.stall_checks.pop(reply_id, None)
+        if check is not None:
+            check.cancel()
+        if frame["type"] == "done":
+            self.replies_done.add(reply_id)
+        else:
+            self._watch_again(reply_id)
+
+    def _watch_again(self, reply_id: int) -> None:
+        if reply_id in self.replies_done:
+            return
+        loop = asyncio.get_running_loop()
+        self.stall_checks[reply_id] = loop.call_later(
+            settings.CHAT_REPLY_STALL_SECONDS, self._check_stalled, reply_id
+        )
+
+    def _check_stalled(self, reply_id: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._stalled(reply_id))
+        self.stall_tasks.add(task)
+        task.add_done_callback(self.stall_tasks.discard)
+
+    async def _stalled(self, reply_id: int) -> None:
+        self.stall_checks.pop(reply_id, None)
+        if self.conversation is None:
+            return
+        found = await database_sync_to_async(reply_state)(
+            reply_id=reply_id, conversation_id=self.conversation.pk
+        )
+        if found is None or reply_id in self.stall_checks or reply_id in self.replies_done:
+            return  # not this conversation's, or a frame came meanwhile
+        status, text = found
+        if status == Message.Status.DONE:
+            logger.warning("reply %s went quiet here; its done frame is sent again", reply_id)
+            frame = {"type": "done", "message_id": reply_id, "role": "bot", "text": text}
+            self.replies_done.add(reply_id)
+            if not self._withheld(frame):
+                await self._send(frame)
+        elif status in (Message.Status.GENERATING, Message.Status.QUEUED):
+            self._watch_again(reply_id)  # still being written (a slow provider)
+        # failed: a person took over; the state frame says so
 
     def _withheld(self, frame: dict[str, Any]) -> bool:
         """Drop bot frames while a person holds the conversation.

@@ -60,6 +60,15 @@ def conversation_history(*, conversation_id: int) -> list[dict[str, Any]]:
     return frames
 
 
+def reply_state(*, reply_id: int, conversation_id: int) -> tuple[str, str] | None:
+    """A reply's (status, text), if it is one of this conversation's messages."""
+    return (
+        Message.objects.filter(pk=reply_id, conversation_id=conversation_id)
+        .values_list("status", "text")
+        .first()
+    )
+
+
 def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
     reply = Message.objects.select_related("conversation__customer").get(pk=reply_id)
     conversation: Conversation = reply.conversation

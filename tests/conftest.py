@@ -224,9 +224,12 @@ def _wait_for_worker(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def reply_workers(
-    celery_worker_process: Any, fake_provider: FakeProviderServer
+    celery_worker_process: Any, fake_provider: FakeProviderServer, warm_models: None
 ) -> FakeProviderServer:
-    """Whatever writes bot replies on this topology: in-process, or the worker process."""
+    """Whatever writes bot replies on this topology: in-process, or the worker process.
+
+    Warm: in-process, the session's first reply would otherwise load the embedding model
+    inside the test's reply timeout (seen to run out on a busy machine)."""
     return fake_provider
 
 

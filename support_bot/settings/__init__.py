@@ -239,6 +239,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 
 # The widget's websocket: frame size and per-connection message rate.
 CHAT_MAX_FRAME_BYTES = 8 * 1024
+# A reply that streamed and then went quiet this long is looked up in the database: a
+# frame the channel layer lost (channels-redis can drop one when another websocket of the
+# same server disconnects mid-read) must not leave the shopper with half an answer.
+CHAT_REPLY_STALL_SECONDS = env_int("CHAT_REPLY_STALL_SECONDS", 10, minimum=1)
 CHAT_MAX_TEXT_CHARS = 4000
 CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 5, minimum=1)
 CHAT_RATE_PER_MINUTE = env_int("CHAT_RATE_PER_MINUTE", 20, minimum=1)

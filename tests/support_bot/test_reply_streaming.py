@@ -214,6 +214,47 @@ async def test_a_burst_of_frames_within_capacity_all_arrive_in_order(settings: A
     assert [f["seq"] for f in received] == list(range(1, burst + 1))
 
 
+async def test_a_reply_whose_done_frame_is_lost_is_finished_from_the_database(
+    settings: Any,
+) -> None:
+    """channels-redis can drop a frame (another websocket disconnecting mid-read): a
+    reply that streamed and went quiet is finished from what the database holds."""
+    from asgiref.sync import sync_to_async
+
+    from support_bot.models import Conversation
+    from support_bot.streams import publish
+
+    settings.CHAT_REPLY_STALL_SECONDS = 1
+    ws, _ = await open_chat()
+    try:
+        conversation = await Conversation.objects.aget()
+        reply = await Message.objects.acreate(
+            conversation=conversation, role="bot", status="generating", text=""
+        )
+        delta = {"type": "delta", "message_id": reply.pk, "seq": 1, "text": "Returns are"}
+        await sync_to_async(publish, thread_sensitive=False)(conversation.group_name, delta)
+        assert (await ws.receive_json_from(timeout=5))["type"] == "delta"
+        # Still being written (a slow provider): nothing is made up.
+        assert await ws.receive_nothing(timeout=2.5)
+
+        # Finished, but its done frame never came.
+        reply.status, reply.text = "done", "Returns are free within 30 days."
+        await reply.asave(update_fields=["status", "text"])
+        done = await ws.receive_json_from(timeout=5)
+        assert done == {
+            "type": "done",
+            "message_id": reply.pk,
+            "role": "bot",
+            "text": "Returns are free within 30 days.",
+        }
+        # The original arriving late is not shown twice.
+        late = {**done}
+        await sync_to_async(publish, thread_sensitive=False)(conversation.group_name, late)
+        assert await ws.receive_nothing(timeout=2)
+    finally:
+        await ws.disconnect()
+
+
 async def test_an_order_question_is_answered_from_the_database_with_no_model(
     reply_workers: FakeProviderServer, customer: Customer
 ) -> None:
