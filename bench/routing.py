@@ -357,19 +357,17 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
     from django.core.management import call_command
     from django.db.models import Count
 
-    from orders.context import order_context_build, order_context_rendering
     from orders.models import Customer
     from routing.decisions import route_decide
     from routing.gateway import prompt_tokens
-    from routing.policies import policy_passages, policy_versions
     from support_bot.cache.keys import context_digest
     from support_bot.cache.services import (
         cache_query,
         cache_reset,
         question_is_general,
     )
-    from support_bot.prompt import prompt_build
     from support_bot.selectors import ReplyJob, Turn
+    from support_bot.services.replies import reply_facts, reply_messages
 
     if not Customer.objects.exists():
         call_command("seed_demo", verbosity=0, stdout=io.StringIO())
@@ -378,7 +376,6 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
     table, models = prices(), tier_models()
     order = list(messages)
     random.Random(seed).shuffle(order)
-    versions = policy_versions()
     spent = without = gpt = Decimal(0)
     mix = Counter[str]()
     sizes: list[int] = []
@@ -389,11 +386,6 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
         answered = not (decision.escalate or decision.tier0)
         general = answered and question_is_general(text=text, decision=decision)
         general_count += general
-        orders_text = None
-        if not general:
-            orders_text = order_context_rendering(
-                order_context_build(customer_id=customer.pk, message=text)
-            ).text
         job = ReplyJob(
             reply_id=n,
             conversation_id=n,
@@ -405,15 +397,8 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
             customer_name=customer.name,
             history=(Turn(role="shopper", text=text),),
         )
-        assert decision.vector is not None
-        prompt = prompt_build(
-            job=job,
-            shop_name="Demo Outfitters",
-            orders_text=orders_text,
-            passages=policy_passages(decision.vector, versions=versions),
-            general=general,
-        )
-        size = prompt_tokens(prompt)
+        facts = reply_facts(job, text, general=general)
+        size = prompt_tokens(reply_messages(job, decision, facts))
         gpt += sized_cost("gpt-4.1", table, size)
         if not answered:
             mix["person" if decision.escalate else "tier 0"] += 1
@@ -427,8 +412,10 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
             customer_id=customer.pk,
             language="en",
             prompt_has_customer=not general,
-            context_fingerprint=None if orders_text is None else context_digest(orders_text),
-            policy_versions=versions,
+            context_fingerprint=None
+            if facts.orders_text is None
+            else context_digest(facts.orders_text),
+            policy_versions=facts.policies,
         )
         spent += _through_cache(query, text, decision.tier, models[decision.tier], price, mix)
     n = len(order)

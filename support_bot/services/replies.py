@@ -57,9 +57,9 @@ _ORDER_CONTEXT_SMOOTHING = 0.05
 
 
 @dataclass(frozen=True)
-class _Facts:
+class ReplyFacts:
     """What a prompt is built from, read once per reply: the answer cache's key is made
-    from the same reads."""
+    from the same reads (bench/routing.py builds and prices prompts from them too)."""
 
     # The customer's rendered order context; None: not signed in, or a general question.
     orders_text: str | None
@@ -173,7 +173,7 @@ def _split_history(job: ReplyJob) -> tuple[str, list[Turn]]:
     return "", turns
 
 
-def _facts(job: ReplyJob, text: str, *, general: bool = False) -> _Facts:
+def reply_facts(job: ReplyJob, text: str, *, general: bool = False) -> ReplyFacts:
     orders_text = None
     if job.customer_id is not None and not general:
         rendering = order_context_rendering(
@@ -181,7 +181,7 @@ def _facts(job: ReplyJob, text: str, *, general: bool = False) -> _Facts:
         )
         orders_text = rendering.text
         _order_context_rendered(rendering.tokens)
-    return _Facts(orders_text=orders_text, policies=policy_versions(), general=general)
+    return ReplyFacts(orders_text=orders_text, policies=policy_versions(), general=general)
 
 
 def _order_context_rendered(tokens: int) -> None:
@@ -192,7 +192,9 @@ def _order_context_rendered(tokens: int) -> None:
     )
 
 
-def _messages(job: ReplyJob, decision: RouteDecision, facts: _Facts) -> list[dict[str, str]]:
+def reply_messages(
+    job: ReplyJob, decision: RouteDecision, facts: ReplyFacts
+) -> list[dict[str, str]]:
     passages = (
         policy_passages(decision.vector, versions=facts.policies)
         if decision.vector is not None
@@ -235,10 +237,10 @@ def _tier1_cost_estimate(job: ReplyJob, decision: RouteDecision) -> Decimal:
     cheapest = next(candidates(1), None)
     if cheapest is None:
         return Decimal(0)
-    facts = _Facts(orders_text="", policies=policy_versions())
+    facts = ReplyFacts(orders_text="", policies=policy_versions())
     mean = _order_context_tokens
     orders = settings.ORDER_CONTEXT_TOKENS if mean is None else round(mean)
-    tokens = prompt_tokens(_messages(job, decision, facts)) + orders
+    tokens = prompt_tokens(reply_messages(job, decision, facts)) + orders
     return Prices.of(cheapest[1]).cost(
         prompt_tokens=tokens, completion_tokens=TIER0_COUNTERFACTUAL_REPLY_TOKENS
     )
@@ -255,7 +257,7 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
     general = not _prompt_has_earlier_turns(job) and question_is_general(
         text=text, decision=decision
     )
-    facts = _facts(job, text, general=general)
+    facts = reply_facts(job, text, general=general)
     query = cache_query(
         text=text,
         decision=decision,
@@ -302,13 +304,13 @@ def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
 
 
 def _answer_live(
-    job: ReplyJob, decision: RouteDecision, query: CacheQuery | None, facts: _Facts
+    job: ReplyJob, decision: RouteDecision, query: CacheQuery | None, facts: ReplyFacts
 ) -> None:
     stream = _Stream(job)
     try:
         answer = answer_stream(
             tier=decision.tier,
-            messages=_messages(job, decision, facts),
+            messages=reply_messages(job, decision, facts),
             conversation_id=job.conversation_id,
             message_id=job.reply_id,
             on_piece=stream.piece,
