@@ -161,8 +161,7 @@ def cache_query(
             customer_id=customer_id, text=text
         )
     vector = np.asarray(decision.vector, dtype=np.float32)
-    semantic = "low_confidence" not in decision.reasons
-    confidence, margin = _intent_certainty(decision.intent, vector)
+    semantic, confidence, margin, keyed = _answer_key(decision, vector)
     return CacheQuery(
         text=text.strip(),
         normalized=keys.text_normalize(text),
@@ -178,7 +177,7 @@ def cache_query(
         entities=question_entities(text),
         vector=vector.tobytes(),
         semantic=semantic,
-        keyed=keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin),
+        keyed=keyed,
         confidence=confidence,
         margin=margin,
         frame=answer_frame(text, decision.intent),
@@ -190,16 +189,19 @@ def question_is_general(*, text: str, decision: RouteDecision) -> bool:
     reply is written without the customer's data, and its answer is shared."""
     if decision.vector is None or uncacheable_reason(text=text, decision=decision):
         return False
-    confidence, margin = _intent_certainty(
-        decision.intent, np.asarray(decision.vector, dtype=np.float32)
-    )
-    # The same rule as the answer key's in ``cache_query``.
-    semantic = "low_confidence" not in decision.reasons
+    keyed = _answer_key(decision, np.asarray(decision.vector, dtype=np.float32))[3]
     return keys.answer_is_general(
-        intent=decision.intent,
-        entities=question_entities(text),
-        keyed=keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin),
+        intent=decision.intent, entities=question_entities(text), keyed=keyed
     )
+
+
+def _answer_key(decision: RouteDecision, vector: np.ndarray) -> tuple[bool, float, float, bool]:
+    """(semantic, confidence, margin, keyed): whether a semantic hit may serve this
+    question, how sure its intent is, and whether its answer is filed under the intent."""
+    semantic = "low_confidence" not in decision.reasons
+    confidence, margin = _intent_certainty(decision.intent, vector)
+    keyed = keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin)
+    return semantic, confidence, margin, keyed
 
 
 def _intent_certainty(intent: str, vector: np.ndarray) -> tuple[float, float]:
