@@ -140,7 +140,8 @@ _PLAN_WORDS = (
 )
 # A plan word glued to the word before it ("creating aPro account") still counts.
 _PLAN = re.compile(
-    rf"(?:\b|(?-i:(?<=[a-z])(?=[A-Z])))({_PLAN_WORDS})\s*(?:-\s*)?(?:user\s+)?(account|plan|membership|subscription|tier|member|level|version|card)s?\b",
+    rf"(?:\b|(?-i:(?<=[a-z])(?=[A-Z])))({_PLAN_WORDS})\s*(?:-\s*)?(?:user\s+)?(?:account|plan|membership|subscription|tier|member|level|version|card|"
+    r"profile|acount|accout|accont|accunt|accounmt|acct)s?\b",
     re.IGNORECASE,
 )
 # What may follow "size": a size, not any word ("what size to order" names none). Sizes
@@ -152,7 +153,8 @@ _SIZE_VALUE = (
 )
 _SIZE = re.compile(
     rf"\b(?:size|sized|gr(?:ö|oe)(?:ß|ss)e)\b\s*:?\s*({_SIZE_VALUE})\b|\b(xxs|xs|xxl|xxxl|[2-5]xl|xl)\b|"
-    r"\b(king|queen|single|double|twin|full|petite|plus|small|medium|large)\s*[- ]?size[d]?\b",
+    r"\b(king|queen|single|double|twin|full|petite|plus|small|medium|large|custom|"
+    r"customi[sz]ed?)\s*[- ]?size[ds]?\b",
     re.IGNORECASE,
 )
 _MONTHS = re.compile(
@@ -230,8 +232,8 @@ def _colours(words: list[str], plan: set[str]) -> set[str]:
 def _sizes(text: str) -> set[str]:
     found = set()
     for match in _SIZE.finditer(text):
-        value = next(g for g in match.groups() if g)
-        found.add(f"size:{value.lower()}")
+        value = next(g for g in match.groups() if g).lower()
+        found.add("size:custom" if value.startswith("custom") else f"size:{value}")
     return found
 
 
