@@ -13,7 +13,8 @@
 2. Latency of a lookup after the embedding, at ``--entries`` cached answers: the vectors
    are the eval messages' own embeddings plus small noise, filed like real entries (many
    partitions), and once more all in one partition (the worst case).
-3. Cost on a replay with realistic repetition: messages drawn with Zipf-like popularity,
+3. Cost on a replay with realistic repetition, each source its own shop with its own cache:
+   messages drawn with Zipf-like popularity,
    paraphrases included; every miss is answered (priced like bench/routing.py) and stored.
 
 The data stays where it is; nothing is copied into the project.
@@ -29,7 +30,8 @@ import re
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -322,19 +324,51 @@ def latency(rows: list[Row], entries: int, seed: int) -> None:
 
 
 def replay(rows: list[Row], messages: int, seed: int) -> None:
-    from routing.decisions import route_decide
+    """Each e-commerce source is its own shop with its own cache: its messages drawn with
+    Zipf-like popularity, every miss answered (priced like bench/routing.py) and stored.
+    A hit is wrong when the question it was stored for has another label or other
+    entities in the source data."""
     from routing.embeddings import embed_many
-    from routing.models import LLMModel
-    from routing.services.ledger import Prices
-    from support_bot.cache.services import cache_flush, cache_lookup, cache_query, cache_store
 
+    print(
+        f"\n# 3. replay: {messages:,} messages per shop, Zipf-like popularity, "
+        "one shop (and cache) per source\n"
+    )
+    print(
+        "| shop | distinct questions | cacheable | hits | wrong hits | cost without cache | cost with cache | saved |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     rng = random.Random(seed)
-    shop = [row for row in rows if row.source in ECOMMERCE]
-    # Popular questions are asked often, mostly in their own words (paraphrases from the
-    # same label and entities), sometimes word for word.
-    groups: dict[tuple[str, str, frozenset[str]], list[Row]] = defaultdict(list)
+    wrong_seen: Counter[tuple[str, str, str]] = Counter()
+    examples: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for source in ECOMMERCE:
+        stream, distinct = _stream([row for row in rows if row.source == source], messages, rng)
+        vectors = dict(
+            zip([r.text for r in stream], embed_many([r.text for r in stream]), strict=True)
+        )
+        result = _replay_one(stream, vectors)
+        for key, example in result.wrong:
+            wrong_seen[key] += 1
+            examples.setdefault(key, example)
+        total = result.cost + result.saved
+        print(
+            f"| {source} | {distinct:,} | {result.cacheable / messages:.1%} | {result.hits / messages:.1%} "
+            f"| {len(result.wrong)} | ${total:.4f} | ${result.cost:.4f} "
+            f"| {result.saved / total if total else 0:.1%} |"
+        )
+    if wrong_seen:
+        print("\nwrong hits, most frequent (stored label -> asked label, filed under intent):\n")
+        for key, count in wrong_seen.most_common(10):
+            stored, asked, intent = examples[key]
+            print(f"- {count} x {key[0]} -> {key[1]} ({intent}): {stored!r} served for {asked!r}")
+
+
+def _stream(shop: list[Row], messages: int, rng: random.Random) -> tuple[list[Row], int]:
+    """Popular questions are asked often, mostly in their own words (paraphrases from the
+    same label and entities), sometimes word for word."""
+    groups: dict[tuple[str, frozenset[str]], list[Row]] = defaultdict(list)
     for row in shop:
-        groups[(row.source, row.label, row.entities)].append(row)
+        groups[(row.label, row.entities)].append(row)
     keys = list(groups)
     rng.shuffle(keys)
     weights = [1 / (rank + 1) ** 0.9 for rank in range(len(keys))]
@@ -342,39 +376,54 @@ def replay(rows: list[Row], messages: int, seed: int) -> None:
     for _ in range(messages):
         group = groups[rng.choices(keys, weights)[0]]
         stream.append(rng.choice(group[:3]) if rng.random() < 0.3 else rng.choice(group))
-    vectors = dict(zip([r.text for r in stream], embed_many([r.text for r in stream]), strict=True))
+    return stream, len(keys)
+
+
+@dataclass
+class ReplayResult:
+    cost: Decimal = Decimal(0)
+    saved: Decimal = Decimal(0)
+    hits: int = 0
+    cacheable: int = 0
+    # ((stored label, asked label, intent), (stored text, asked text, intent)) per wrong hit
+    wrong: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = field(default_factory=list)
+
+
+def _replay_one(stream: list[Row], vectors: dict[str, np.ndarray]) -> ReplayResult:
+    from routing.decisions import route_decide
+    from routing.models import LLMModel
+    from routing.services.ledger import Prices
+    from support_bot.cache.services import cache_flush, cache_lookup, cache_query, cache_store
+
     price = Prices.of(LLMModel.objects.get(name="deepseek-v3.2"))
     call = price.cost(prompt_tokens=PROMPT_TOKENS, completion_tokens=REPLY_TOKENS)
     cache_flush(scope=None)
-    cost = saved = Decimal(0)
-    hits = wrong = cacheable = 0
+    result = ReplayResult()
     served_from: dict[str, Row] = {}
     for row in stream:
         decision = route_decide(text=row.text, vector=vectors[row.text])
         query = cache_query(text=row.text, decision=decision, customer_id=None, language="en")
         hit = cache_lookup(query)
-        cacheable += query is not None
-        if hit is not None:
-            hits += 1
-            saved += hit.cost_usd
+        result.cacheable += query is not None
+        if hit is not None and query is not None:
+            result.hits += 1
+            result.saved += hit.cost_usd
             source = served_from[hit.entry_id]
-            wrong += (source.label, source.entities) != (row.label, row.entities)
+            if (source.label, source.entities) != (row.label, row.entities):
+                result.wrong.append(
+                    (
+                        (source.label, row.label, query.intent),
+                        (source.text, row.text, query.intent),
+                    )
+                )
             continue
-        cost += call
+        result.cost += call
         entry = cache_store(
             query, answer=f"answer to {row.text}", tier=decision.tier, cost_usd=call
         )
         if entry is not None:
             served_from.setdefault(entry, row)
-    total = cost + saved
-    print(
-        f"\n# 3. replay: {messages:,} messages, {len(keys):,} distinct questions, Zipf-like popularity\n"
-    )
-    print("| cacheable | hits | wrong hits | cost without cache | cost with cache | saved |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| {cacheable / messages:.1%} | {hits / messages:.1%} | {wrong} | ${total:.4f} | ${cost:.4f} | {saved / total if total else 0:.1%} |"
-    )
+    return result
 
 
 def main() -> None:

@@ -141,14 +141,19 @@ def context_digest(orders_text: str) -> str:
     return _digest(orders_text)
 
 
-def answer_keyed(*, semantic: bool, confidence: float, margin: float) -> bool:
+def answer_keyed(*, semantic: bool, tier: int, confidence: float, margin: float) -> bool:
     """Whether a question's intent is sure enough to file its answer under the intent.
 
+    Only a tier-1 intent (a policy, an FAQ, an account how-to) has one answer for every
+    way of asking it. From tier 2 up the answer turns on what exactly is asked ("which
+    mattress for my back" against "which mattress is cheapest", a comparison of two
+    named models), so such a question is served only an answer to one worded like it.
     Routing's own threshold (``semantic``) is for choosing a tier; serving another
     shopper's answer needs a clearer winner, both in score and over the runner-up.
     """
     return (
         semantic
+        and tier <= 1
         and confidence >= float(settings.CACHE_INTENT_CONFIDENCE)
         and margin >= float(settings.CACHE_INTENT_MARGIN)
     )

@@ -200,7 +200,9 @@ def _answer_key(decision: RouteDecision, vector: np.ndarray) -> tuple[bool, floa
     question, how sure its intent is, and whether its answer is filed under the intent."""
     semantic = "low_confidence" not in decision.reasons
     confidence, margin = _intent_certainty(decision.intent, vector)
-    keyed = keys.answer_keyed(semantic=semantic, confidence=confidence, margin=margin)
+    keyed = keys.answer_keyed(
+        semantic=semantic, tier=decision.tier, confidence=confidence, margin=margin
+    )
     return semantic, confidence, margin, keyed
 
 

@@ -386,6 +386,28 @@ def test_a_paraphrase_of_the_same_answer_intent_hits_whatever_its_wording() -> N
     assert not hit.exact
 
 
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Which mattress is best for back pain?", "Which mattress should I buy on a small budget?"),
+        (
+            "can you recommend a running shoe for flat feet",
+            "which shoes do you recommend for hiking in winter",
+        ),
+    ],
+)
+def test_a_recommendation_is_not_served_for_another_recommendation(stored: str, asked: str) -> None:
+    # Both are confidently the same tier-2 intent, but its answer turns on what exactly
+    # is asked: only an answer to the same question, worded alike, may be served.
+    first, second = query_for(stored), query_for(asked)
+    assert first.intent == second.intent and first.intent.endswith("@2")
+    assert not first.keyed and not second.keyed
+    cache_store(first, answer="The Ortho, for a firm back.", tier=2, cost_usd=Decimal("0.01"))
+
+    assert cache_lookup(second) is None
+    assert cache_lookup(query_for(stored.lower().rstrip("?"))) is not None
+
+
 def test_an_action_the_intent_implies_does_not_split_its_answer() -> None:
     # Nearly every phrasing of the refund-status intent names a refund, so naming it or
     # not says nothing more once the intent is known.
