@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +49,11 @@ _index: _Index | None = None
 _checked_at = 0.0
 # Vectors by text survive rebuilds: an edit in the admin embeds only what is new.
 _vectors: dict[str, np.ndarray] = {}
+# One message is classified by routing, then again by the answer cache (its intent's
+# certainty) and by the next message's follow-up rule: the scores of the last messages,
+# for the catalogue version they were computed with.
+MEMO_SIZE = 256
+_memo: OrderedDict[tuple[tuple[object, ...], bytes], tuple[IntentScore, ...]] = OrderedDict()
 
 
 def _version() -> tuple[object, ...]:
@@ -87,11 +94,26 @@ def _current() -> _Index:
         return _index
 
 
-def classify(vector: np.ndarray) -> list[IntentScore]:
+def classify(vector: np.ndarray) -> Sequence[IntentScore]:
     """Every intent with its score, best first."""
     index = _current()
     if not index.intents:
-        return []
+        return ()
+    key = (index.version, np.asarray(vector, dtype=np.float32).tobytes())
+    with _lock:
+        known = _memo.get(key)
+        if known is not None:
+            _memo.move_to_end(key)
+            return known
+    scores = _scores(index, vector)
+    with _lock:
+        _memo[key] = scores
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return scores
+
+
+def _scores(index: _Index, vector: np.ndarray) -> tuple[IntentScore, ...]:
     similarities = np.append(index.vectors @ vector, np.float32(-np.inf))
     # Each intent's best TOP_MATCHES similarities, best first (the padding sorts last).
     best = -np.sort(-similarities[index.rows], axis=1)[:, :TOP_MATCHES]
@@ -109,7 +131,7 @@ def classify(vector: np.ndarray) -> list[IntentScore]:
         )
         for position, intent in enumerate(index.intents)
     ]
-    return sorted(scores, key=lambda s: s.score, reverse=True)
+    return tuple(sorted(scores, key=lambda s: s.score, reverse=True))
 
 
 def catalogue_version() -> tuple[object, ...]:
@@ -123,3 +145,4 @@ def reset() -> None:
     global _index
     with _lock:
         _index = None
+        _memo.clear()

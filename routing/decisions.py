@@ -241,7 +241,7 @@ def route_decide(
     )
 
 
-def _draft(scores: list[IntentScore]) -> _Draft:
+def _draft(scores: Sequence[IntentScore]) -> _Draft:
     if not scores:
         empty = IntentScore("unknown", 1, False, False, 0.0)
         return _Draft(top=empty, confidence=0.0, margin=0.0, reasons=["no_catalogue"], tier=1)

@@ -163,3 +163,22 @@ def test_out_of_scope_goes_up_never_to_a_confident_tier0() -> None:
     decision = route("what's the capital of Mongolia")
     assert decision.tier >= 1 and not decision.tier0
     assert "low_confidence" in decision.reasons
+
+
+def test_a_phrasing_the_shop_adds_routes_the_next_message_its_way() -> None:
+    from routing.classifier import reset
+    from routing.models import Intent, IntentExample
+
+    text = "do you sell gift wrapping for the ortho mattress"
+    before = route(text)
+    assert before.intent != "gift_wrapping"
+    assert route(text).intent == before.intent  # asked again: the same scores
+
+    intent = Intent.objects.create(
+        name="gift_wrapping", description="gift wrapping for an order", tier=1
+    )
+    for phrasing in ("do you sell gift wrapping", "can you gift wrap the mattress"):
+        IntentExample.objects.create(intent=intent, text=phrasing)
+    reset()  # this process notices the edit at once; the others within RECHECK_SECONDS
+
+    assert route(text).intent == "gift_wrapping"
