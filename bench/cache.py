@@ -1,6 +1,7 @@
 """Answer-cache benchmark on externally written shopper messages.
 
-    python bench/cache.py [--eval ../shared/eval] [--pairs 3000] [--entries 100000]
+    python bench/cache.py [--eval ../shared/eval] [--pairs 1500] [--entries 100000]
+                          [--sections matching,latency,replay,shop]
 
 1. Matching. Labelled pairs from Bitext (dev), HINT3 CureKart and SOFMattress (train) and
    Banking77 (train): the same label and the same entities = the same answer (label 1);
@@ -14,8 +15,12 @@
    are the eval messages' own embeddings plus small noise, filed like real entries (many
    partitions), and once more all in one partition (the worst case).
 3. Cost on a replay with realistic repetition, each source its own shop with its own cache:
-   messages drawn with Zipf-like popularity,
-   paraphrases included; every miss is answered (priced like bench/routing.py) and stored.
+   messages drawn with Zipf-like popularity, paraphrases included; every miss is answered
+   (priced like bench/routing.py) and stored. Prints the wrong hits (the answer stored for
+   another label or other entities) and the commonest of them.
+4. Matching once a shop has added its own intents in the admin: per e-commerce source,
+   half of each label's messages become an intent's phrasings, and pairs are built from
+   the other half, matched with and without those intents.
 
 The data stays where it is; nothing is copied into the project.
 """
@@ -39,6 +44,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from eval_labels import PERSON_LABELS, TIERS  # noqa: E402  (bench/, beside this file)
 
 PROMPT_TOKENS = 800
 REPLY_TOKENS = 150
@@ -279,6 +286,86 @@ def _plain_cosine(verdicts: list, labels: list[int]) -> float:
     return best
 
 
+def shop_intents(rows: list[Row], per_source: int, seed: int) -> None:
+    """A shop that adds its own intents in the admin: for each e-commerce source (a shop of
+    its own), half of each label's messages become the phrasings of an intent named after
+    the label (tier from bench/eval_labels.py); pairs are built from the other half only
+    and matched with and without those intents."""
+    from routing import classifier
+    from routing.models import Intent, IntentExample
+    from support_bot.cache.evaluation import (
+        best_rates,
+        configured_threshold,
+        intent_sweep,
+        pair_verdicts,
+        rates_at,
+    )
+
+    print(
+        "\n# 4. matching once the shop has added its own intents (half of each label's "
+        "messages as phrasings; pairs from the other half)\n"
+    )
+    print(
+        "| shop | its intents (phrasings) | pairs (1/0) | without them: @ configured / best @ <=1% false "
+        "| with them: hit rate @ configured | false hits @ configured | best @ <=1% false |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    rng = random.Random(seed)
+    for source in ECOMMERCE:
+        by_label: dict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            if row.source == source:
+                by_label[row.label].append(row)
+        seen: dict[str, list[Row]] = {}
+        unseen: list[Row] = []
+        for label, group in by_label.items():
+            group = group[:]
+            rng.shuffle(group)
+            seen[label] = group[: len(group) // 2]
+            unseen += group[len(group) // 2 :]
+        pairs = build_pairs(unseen, per_source, seed)
+        pair_texts = [(a, b) for _, a, b, _ in pairs]
+        labels = [label for *_, label in pairs]
+        results = []
+        made = []
+        for with_shop in (False, True):
+            if with_shop:
+                for label, phrasings in seen.items():
+                    tier = TIERS[label][0]
+                    intent = Intent.objects.create(
+                        name=f"shop-{label.lower()}",
+                        description=label.lower().replace("_", " "),
+                        tier=tier,
+                        tier0=tier == 0,
+                        escalate=label in PERSON_LABELS,
+                    )
+                    made.append(intent)
+                    IntentExample.objects.bulk_create(
+                        [IntentExample(intent=intent, text=row.text[:300]) for row in phrasings],
+                        ignore_conflicts=True,
+                    )
+            classifier.reset()
+            verdicts = pair_verdicts(pair_texts)
+            now = rates_at(verdicts, labels, configured_threshold())
+            best = best_rates(
+                verdicts,
+                labels,
+                sweep=intent_sweep(verdicts, labels, thresholds=FALLBACK_THRESHOLDS),
+            )
+            results.append((now, best))
+        for intent in made:
+            intent.delete()
+        classifier.reset()
+        (before, before_best), (after, after_best) = results
+        print(
+            f"| {source} | {len(seen)} ({sum(map(len, seen.values()))}) "
+            f"| {labels.count(1)}/{labels.count(0)} "
+            f"| {before.hit_rate:.1%} / {before_best.hit_rate if before_best else 0:.1%} "
+            f"| {after.hit_rate:.1%} | {after.false_hit_rate:.2%} "
+            f"| {after_best.hit_rate if after_best else 0:.1%} ({_setting(after_best)}) |"
+        )
+
+
 def latency(rows: list[Row], entries: int, seed: int) -> None:
     from routing.embeddings import embed_many
     from support_bot.cache.index import VectorIndex
@@ -437,7 +524,9 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--sections", default="matching,latency,replay", help="comma-separated subset to run"
+        "--sections",
+        default="matching,latency,replay,shop",
+        help="comma-separated subset to run",
     )
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -450,6 +539,8 @@ def main() -> None:
         latency(rows, args.entries, args.seed)
     if "replay" in sections:
         replay(rows, args.replay, args.seed)
+    if "shop" in sections:
+        shop_intents(rows, args.pairs, args.seed)
     sys.stdout.flush()
 
 
