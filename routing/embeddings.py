@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ _lock = threading.Lock()
 _model: SentenceTransformer | None = None
 _session: InferenceSession | None = None
 _session_tried = False
+_ONNX_STEM = "all-minilm-l6-v2"
 _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # The two paths differ by ~1e-7; a graph further off than this was traced wrong.
 _ONNX_TOLERANCE = 1e-4
@@ -190,7 +192,7 @@ def _onnx_path() -> Path:
     origin = [f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
     origin += [torch.__version__, transformers.__version__]
     digest = hashlib.sha256("\n".join(origin).encode()).hexdigest()[:12]
-    return Path(settings.VAR_DIR) / "onnx" / f"all-minilm-l6-v2-{digest}.onnx"
+    return Path(settings.VAR_DIR) / "onnx" / f"{_ONNX_STEM}-{digest}.onnx"
 
 
 def _onnx_export(model: SentenceTransformer, path: Path) -> None:
@@ -236,6 +238,23 @@ def _onnx_export(model: SentenceTransformer, path: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _onnx_prune(path)
+
+
+def _onnx_prune(current: Path) -> None:
+    """Delete the exports ``current`` replaces (an upgrade of the model, torch or
+    transformers; ~90 MB each) and temporary files that an export killed midway left
+    behind. A process still on an old graph has it in memory already, and an export in
+    progress (a temporary file younger than an hour) is left alone."""
+    stale_before = time.time() - 3600
+    for other in current.parent.glob(f"{_ONNX_STEM}-*"):
+        try:
+            replaced = other.name.endswith(".onnx") and other != current
+            abandoned = other.name.endswith(".tmp") and other.stat().st_mtime < stale_before
+            if replaced or abandoned:
+                other.unlink()
+        except OSError as error:  # another process pruned it first, or it is not ours
+            logger.debug("could not remove %s: %s", other, error)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -4,7 +4,9 @@ when ONNX can't."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,30 @@ def test_the_export_is_made_once_per_machine(
     assert embeddings._onnx_load(model) is not None
     assert list((onnx_var_dir / "onnx").iterdir()) == [exported]
     assert exported.stat().st_mtime_ns == written.st_mtime_ns
+
+
+def test_a_new_export_removes_the_ones_it_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left by an older torch or model (~90 MB each), and by an export killed midway.
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    old = folder / "all-minilm-l6-v2-0123456789ab.onnx"
+    old.write_bytes(b"an older graph")
+    killed = folder / "all-minilm-l6-v2-0123456789ab.onnxk1ll3d.tmp"
+    killed.write_bytes(b"half a graph")
+    os.utime(killed, (time.time() - 7200, time.time() - 7200))
+    running = folder / "all-minilm-l6-v2-0123456789ab.onnxrunn1ng.tmp"
+    running.write_bytes(b"being written by another worker")
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("not ours")
+    _fresh_session(monkeypatch)
+
+    with override_settings(VAR_DIR=tmp_path):
+        assert embeddings._onnx_load(embeddings._load()) is not None
+        current = embeddings._onnx_path()
+
+    assert sorted(folder.iterdir()) == sorted([current, running, unrelated])
 
 
 @pytest.mark.parametrize("breakage", ["no onnxruntime", "export fails", "unreadable model"])
