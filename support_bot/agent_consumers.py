@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from support_bot.services.handoff import (
     AGENTS_GROUP,
@@ -43,6 +42,7 @@ from support_bot.services.handoff import (
     user_is_agent,
 )
 from support_bot.streams import frame_event
+from support_bot.websocket import WebsocketConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _text(frame: dict[str, Any], key: str, limit: int) -> str:
     return value
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(WebsocketConsumer):
     agent_id: int = 0
     viewing: int | None = None
     viewing_groups: tuple[str, ...] = ()

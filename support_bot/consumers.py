@@ -15,7 +15,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from orders.selectors import customer_get
@@ -40,6 +39,7 @@ from support_bot.services.handoff import (
 )
 from support_bot.streams import frame_event
 from support_bot.tasks import replies_resume, reply_enqueue
+from support_bot.websocket import WebsocketConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _is_bot_frame(frame: dict[str, Any]) -> bool:
     return kind == "error" and frame.get("code") == "reply_failed"
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(WebsocketConsumer):
     conversation: Conversation | None = None
 
     async def connect(self) -> None:

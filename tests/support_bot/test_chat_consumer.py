@@ -324,3 +324,32 @@ async def test_history_never_shows_other_conversations(
         welcome = await alice.hello(customer_token=token_for(customer))
     assert welcome["messages"] == []
     assert await sync_to_async(Conversation.objects.count)() == 2
+
+
+async def test_relaying_a_reply_frame_costs_no_database_check(
+    shopper: Shopper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Channels checks the database connections in a worker thread before every event it
+    # dispatches; a reply is several events, and relaying them needs no database.
+    from channels.layers import get_channel_layer
+
+    from support_bot.streams import frame_event
+
+    await shopper.hello()
+    conversation = await Conversation.objects.order_by("-id").afirst()
+    assert conversation is not None
+    checks: list[str] = []
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", _counting(checks, "dispatch"))
+
+    delta = {"type": "delta", "message_id": 1, "seq": 1, "text": "Hello"}
+    await get_channel_layer().group_send(conversation.group_name, frame_event(delta))
+
+    assert await shopper.receive() == delta
+    assert checks == []
+
+
+def _counting(calls: list[str], name: str) -> Any:
+    async def check() -> None:
+        calls.append(name)
+
+    return check
