@@ -1,6 +1,6 @@
 """What the model may know about a customer's orders, as compact text within a budget.
 
-``order_context_build`` snapshots the customer's orders (one prefetching query set) and
+``order_context_build`` snapshots the customer's orders (five queries) and
 notes which of them the shopper's message names; ``order_context_render`` turns the
 snapshot into text of at most ``budget_tokens`` tokens, the named order first and whole.
 Prompt code only ever sees the snapshot and the text, never ORM objects.

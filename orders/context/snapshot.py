@@ -1,20 +1,21 @@
 """The frozen snapshot of a customer's orders that the model's context is rendered from.
 
-Built from one prefetching query set (``order_list_for_context``); after that nothing
+Built from five queries (``order_list_for_context``); after that nothing
 here touches the database, so prompt code can render, measure and re-render freely.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from orders.context.naming import mentioned_numbers, named_orders
-from orders.models import Order
 from orders.selectors import order_list_for_context
 
 DEFAULT_BUDGET_TOKENS = 300
@@ -112,7 +113,7 @@ def order_context_build(
         customer_id=customer_id, numbers=mentioned_numbers(message), limit=MAX_ORDERS
     )
     # The selector puts orders named by exact number first; the context wants newest first.
-    rows.sort(key=lambda order: (order.placed_at, order.pk), reverse=True)
+    rows.sort(key=lambda order: (order["placed_at"], order["id"]), reverse=True)
     orders = tuple(order_fact(order) for order in rows)
     return OrderContext(
         customer_id=customer_id,
@@ -124,50 +125,50 @@ def order_context_build(
     )
 
 
-def order_fact(order: Order) -> OrderFact:
-    """One order as plain values; expects the prefetches of ``order_list_for_context``."""
+def order_fact(order: Mapping[str, Any]) -> OrderFact:
+    """One order as plain values, from a row of ``order_list_for_context``."""
     return OrderFact(
-        number=order.number,
-        status=order.status,
-        placed_at=order.placed_at,
-        currency=order.currency,
-        total=order.total,
+        number=order["number"],
+        status=order["status"],
+        placed_at=order["placed_at"],
+        currency=order["currency"],
+        total=order["total"],
         lines=tuple(
             LineFact(
-                name=line.product_name,
-                options=tuple((str(key), str(value)) for key, value in line.options.items()),
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                status=line.status,
-                line_id=line.line_id,
+                name=line["product_name"],
+                options=tuple((str(key), str(value)) for key, value in line["options"].items()),
+                quantity=line["quantity"],
+                unit_price=line["unit_price"],
+                status=line["status"],
+                line_id=line["line_id"],
             )
-            for line in order.lines.all()
+            for line in order["lines"]
         ),
         shipments=tuple(
             ShipmentFact(
-                carrier=shipment.carrier,
-                tracking_numbers=tuple(str(number) for number in shipment.tracking_numbers),
-                status=shipment.status,
-                estimated_delivery=shipment.estimated_delivery,
-                delivered_at=shipment.delivered_at,
-                line_ids=tuple(line.line_id for line in shipment.lines.all()),
+                carrier=shipment["carrier"],
+                tracking_numbers=tuple(str(number) for number in shipment["tracking_numbers"]),
+                status=shipment["status"],
+                estimated_delivery=shipment["estimated_delivery"],
+                delivered_at=shipment["delivered_at"],
+                line_ids=tuple(shipment["line_ids"]),
             )
-            for shipment in order.shipments.all()
+            for shipment in order["shipments"]
         ),
         payments=tuple(
             PaymentFact(
-                kind=payment.kind,
-                method=payment.method,
-                amount=payment.amount,
-                status=payment.status,
-                method_detail=payment.method_detail,
-                currency=payment.currency,
+                kind=payment["kind"],
+                method=payment["method"],
+                amount=payment["amount"],
+                status=payment["status"],
+                method_detail=payment["method_detail"],
+                currency=payment["currency"],
             )
-            for payment in order.payments.all()
+            for payment in order["payments"]
         ),
-        subtotal=order.subtotal,
-        shipping_total=order.shipping_total,
-        tax_total=order.tax_total,
-        discount_total=order.discount_total,
-        ship_city=order.ship_city,
+        subtotal=order["subtotal"],
+        shipping_total=order["shipping_total"],
+        tax_total=order["tax_total"],
+        discount_total=order["discount_total"],
+        ship_city=order["ship_city"],
     )
