@@ -49,7 +49,7 @@ def order_list_for_customer(*, customer_id: int, limit: int = 10) -> QuerySet[Or
     )
 
 
-# What the model's context reads of an order and the records under it (``values()`` rows:
+# What the model's context and tier-0 answers read of an order and the records under it (``values()`` rows:
 # a message's context is read on the reply's critical path, and model instances with
 # their prefetch bookkeeping cost three times the queries themselves).
 _CONTEXT_ORDER_FIELDS = (
@@ -92,6 +92,7 @@ _CONTEXT_PAYMENT_FIELDS = (
     "amount",
     "currency",
     "status",
+    "created_at",
 )
 
 
@@ -118,14 +119,34 @@ def order_list_for_context(
     )
     if not orders:
         return [], 0
+    return _with_records(orders, lines=True), int(orders[0]["order_count"])
+
+
+def order_list_for_answers(*, customer_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The customer's newest ``limit`` orders for a tier-0 answer, newest first: each a
+    dict of its fields with its ``shipments`` and ``payments`` (three queries)."""
+    orders = list(
+        Order.objects.filter(customer_id=customer_id)
+        .order_by("-placed_at", "-id")
+        .values(*_CONTEXT_ORDER_FIELDS)[:limit]
+    )
+    return _with_records(orders, lines=False)
+
+
+def _with_records(orders: list[dict[str, Any]], *, lines: bool) -> list[dict[str, Any]]:
+    """``orders`` (``values()`` rows) with their shipments and payments attached, and
+    their lines (and the line ids each shipment carries) if asked for."""
+    if not orders:
+        return orders
     by_id = {order["id"]: order for order in orders}
     for order in orders:
         order.update(lines=[], shipments=[], payments=[])
     ids = list(by_id)
-    for line in (
-        OrderLine.objects.filter(order_id__in=ids).order_by("id").values(*_CONTEXT_LINE_FIELDS)
-    ):
-        by_id[line["order_id"]]["lines"].append(line)
+    if lines:
+        for line in (
+            OrderLine.objects.filter(order_id__in=ids).order_by("id").values(*_CONTEXT_LINE_FIELDS)
+        ):
+            by_id[line["order_id"]]["lines"].append(line)
     shipments = {}
     for shipment in (
         Shipment.objects.filter(order_id__in=ids)
@@ -135,7 +156,7 @@ def order_list_for_context(
         shipment["line_ids"] = []
         shipments[shipment["id"]] = shipment
         by_id[shipment["order_id"]]["shipments"].append(shipment)
-    if shipments:
+    if lines and shipments:
         carried = (
             Shipment.lines.through.objects.filter(shipment_id__in=list(shipments))
             .order_by("orderline_id")
@@ -149,4 +170,4 @@ def order_list_for_context(
         .values(*_CONTEXT_PAYMENT_FIELDS)
     ):
         by_id[payment["order_id"]]["payments"].append(payment)
-    return orders, int(orders[0]["order_count"])
+    return orders

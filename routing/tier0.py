@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from orders.models import Order, Payment, Policy, Shipment
+from orders.models import Payment, Policy
+from orders.selectors import order_list_for_answers
 
 TIER0_INTENTS = {
     "order_status",
@@ -204,32 +205,32 @@ def _money(amount: Decimal, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
 
 
-def _orders(customer_id: int) -> list[Order]:
-    return list(
-        Order.objects.filter(customer_id=customer_id)
-        .order_by("-placed_at")
-        .prefetch_related(
-            Prefetch("shipments", queryset=Shipment.objects.order_by("shipped_at", "id")),
-            Prefetch("payments", queryset=Payment.objects.order_by("created_at")),
-        )[:50]
-    )
+# An order as ``order_list_for_answers`` reads it: its fields, ``shipments`` and ``payments``.
+OrderRow = dict[str, Any]
 
 
-def _pick(orders: list[Order], message: str, intent: str) -> Order | None:
+def _method(method: str, lang: str) -> str:
+    shown = str(Payment.Method(method).label) if method in Payment.Method.values else method
+    return METHOD.get(method, {}).get(lang, shown)
+
+
+def _pick(orders: list[OrderRow], message: str, intent: str) -> OrderRow | None:
     named = {m.group(1).lstrip("#").upper() for m in _NUMBER.finditer(message)}
     for order in orders:
-        if order.number.lstrip("#").upper() in named:
+        if order["number"].lstrip("#").upper() in named:
             return order
     if named:
         return None  # a number we don't know on this account: never guess another order
     fits = {
         "refund_status": lambda o: (
-            any(p.kind == "refund" for p in o.payments.all())
-            or o.status in {"returned", "partially_returned", "cancelled"}
+            any(p["kind"] == "refund" for p in o["payments"])
+            or o["status"] in {"returned", "partially_returned", "cancelled"}
         ),
-        "return_window": lambda o: o.status in {"delivered", "partially_returned", "shipped"},
-        "track_order": lambda o: any(s.tracking_numbers for s in o.shipments.all()),
-        "delivery_estimate": lambda o: o.status in {"shipped", "partially_shipped", "processing"},
+        "return_window": lambda o: o["status"] in {"delivered", "partially_returned", "shipped"},
+        "track_order": lambda o: any(s["tracking_numbers"] for s in o["shipments"]),
+        "delivery_estimate": lambda o: (
+            o["status"] in {"shipped", "partially_shipped", "processing"}
+        ),
     }.get(intent, lambda o: True)
     return next((o for o in orders if fits(o)), orders[0] if orders else None)
 
@@ -248,7 +249,7 @@ def tier0_answer(
     if intent not in TIER0_INTENTS:
         return None
     lang = language if language in TEXT else "en"
-    order = _pick(_orders(customer_id), message, intent)
+    order = _pick(order_list_for_answers(customer_id=customer_id), message, intent)
     if order is None:
         return Tier0Answer(TEXT[lang]["no_order"], None)
     today = today or timezone.localdate()
@@ -256,75 +257,75 @@ def tier0_answer(
         "refund_status": _refund,
         "return_window": _return_window,
     }.get(intent, _status)
-    return Tier0Answer(render(order, lang, today), order.number)
+    return Tier0Answer(render(order, lang, today), order["number"])
 
 
-def _status(order: Order, lang: str, today: date) -> str:
+def _status(order: OrderRow, lang: str, today: date) -> str:
     text, status = TEXT[lang], STATUS[lang]
     lines = [
         text["order"].format(
-            number=order.number,
-            placed=_date(order.placed_at, lang),
-            status=status.get(order.status, order.status),
+            number=order["number"],
+            placed=_date(order["placed_at"], lang),
+            status=status.get(order["status"], order["status"]),
         )
     ]
-    shipments = list(order.shipments.all())
+    shipments = order["shipments"]
     late = False
     for index, shipment in enumerate(shipments, start=1):
         when = ""
-        if shipment.delivered_at:
-            when = text["delivered_on"].format(date=_date(shipment.delivered_at, lang))
-        elif shipment.estimated_delivery:
-            late = shipment.estimated_delivery < today
+        if shipment["delivered_at"]:
+            when = text["delivered_on"].format(date=_date(shipment["delivered_at"], lang))
+        elif shipment["estimated_delivery"]:
+            late = shipment["estimated_delivery"] < today
             key = "late" if late else "eta"
-            when = text[key].format(date=_date(shipment.estimated_delivery, lang))
+            when = text[key].format(date=_date(shipment["estimated_delivery"], lang))
         lines.append(
             text["parcel"].format(
                 index=index,
-                carrier=shipment.carrier,
-                tracking=", ".join(shipment.tracking_numbers) or "-",
-                status=status.get(shipment.status, shipment.status),
+                carrier=shipment["carrier"],
+                tracking=", ".join(str(n) for n in shipment["tracking_numbers"]) or "-",
+                status=status.get(shipment["status"], shipment["status"]),
                 when=when,
             )
         )
-    if not shipments and order.status in {"pending", "processing"}:
+    if not shipments and order["status"] in {"pending", "processing"}:
         lines.append(text["no_parcel"])
     if late:
         lines.append(text["late_help"])
     return " ".join(lines)
 
 
-def _refund(order: Order, lang: str, today: date) -> str:
-    refunds = [p for p in order.payments.all() if p.kind == "refund"]
+def _refund(order: OrderRow, lang: str, today: date) -> str:
+    refunds = [p for p in order["payments"] if p["kind"] == "refund"]
     if not refunds:
-        return TEXT[lang]["no_refund"].format(number=order.number)
+        return TEXT[lang]["no_refund"].format(number=order["number"])
     return " ".join(
         TEXT[lang]["refund"].format(
-            number=order.number,
-            amount=_money(p.amount, p.currency),
-            method=METHOD.get(p.method, {}).get(lang, p.get_method_display()),
+            number=order["number"],
+            amount=_money(p["amount"], p["currency"]),
+            method=_method(p["method"], lang),
             status=STATUS[lang].get(
-                "cancelled_refund" if p.status == "cancelled" else p.status, p.status
+                "cancelled_refund" if p["status"] == "cancelled" else p["status"], p["status"]
             ),
-            date=_date(p.created_at, lang),
+            date=_date(p["created_at"], lang),
         )
         for p in refunds
     )
 
 
-def _return_window(order: Order, lang: str, today: date) -> str:
+def _return_window(order: OrderRow, lang: str, today: date) -> str:
     policy = Policy.objects.filter(kind=Policy.Kind.RETURNS).exclude(window_days=None).first()
     window = (
         policy.window_days if policy and policy.window_days is not None else DEFAULT_RETURN_DAYS
     )
-    delivered = [s.delivered_at for s in order.shipments.all() if s.delivered_at]
+    delivered = [s["delivered_at"] for s in order["shipments"] if s["delivered_at"]]
     if not delivered:
-        return TEXT[lang]["return_not_delivered"].format(number=order.number, window=window)
+        return TEXT[lang]["return_not_delivered"].format(number=order["number"], window=window)
     deadline = timezone.localtime(max(delivered)).date() + timedelta(days=window)
     if deadline < today:
         return TEXT[lang]["return_closed"].format(
-            window=window, number=order.number, deadline=_date(deadline, lang)
+            window=window, number=order["number"], deadline=_date(deadline, lang)
         )
     return TEXT[lang]["return_open"].format(
-        number=order.number, deadline=_date(deadline, lang), days=(deadline - today).days
+        number=order["number"], deadline=_date(deadline, lang), days=(deadline - today).days
     )
