@@ -26,6 +26,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -290,3 +291,15 @@ def _shared_set(key: str, vector: bytes) -> None:
 def embed(text: str) -> np.ndarray:
     """One message's vector (cached: a re-sent or repeated message costs nothing)."""
     return np.frombuffer(_embed_cached(text.strip()[:2000]), dtype=np.float32)
+
+
+# One thread per process, for ``embed_soon``: ONNX Runtime releases the GIL while it
+# computes, so the encoding runs beside the caller's database reads.
+_ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
+
+
+def embed_soon(text: str) -> Future[np.ndarray]:
+    """``embed(text)``, started now in the background: a reply task knows its message's
+    text before it has claimed the reply and read the conversation, and needs the
+    vector only after."""
+    return _ahead.submit(embed, text)

@@ -270,7 +270,7 @@ class ChatConsumer(WebsocketConsumer):
             {"type": "ack", "client_id": str(client_id), "message_id": received.shopper_message_id}
         )
         if received.created and received.reply_id is not None:
-            await reply_enqueue(received.reply_id)
+            await reply_enqueue(received.reply_id, text)
             self._watch_again(received.reply_id)  # even if its first frame goes missing
 
     async def on_verify(self, frame: dict[str, Any]) -> None:

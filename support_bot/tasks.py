@@ -39,9 +39,13 @@ OUTAGE_RETRY_SECONDS = 2
     ignore_result=True,
     max_retries=5,
 )
-def generate_reply(self: Task, reply_id: int) -> None:
+def generate_reply(self: Task, reply_id: int, text: str | None = None) -> None:
+    # ``text``: the shopper message, when the sender had it (see ``reply_generate``); a
+    # task queued by an older sender, or by a sweep, carries none.
+    if text is not None and not isinstance(text, str):
+        text = None
     try:
-        claimed = reply_generate(reply_id=reply_id)
+        claimed = reply_generate(reply_id=reply_id, text=text)
     except SoftTimeLimitExceeded:
         reply_abandon(reply_id=reply_id, reason="bot_timed_out")
         return
@@ -60,9 +64,12 @@ def generate_reply(self: Task, reply_id: int) -> None:
         raise self.retry(countdown=REPLY_LEASE.total_seconds())
 
 
-def _send(reply_id: int) -> bool:
+def _send(reply_id: int, text: str | None = None) -> bool:
+    kwargs: dict[str, object] = {"reply_id": reply_id}
+    if text:
+        kwargs["text"] = text
     try:
-        generate_reply.apply_async(kwargs={"reply_id": reply_id})
+        generate_reply.apply_async(kwargs=kwargs)
     except Exception:
         # The broker is down. The reply stays queued in the database, where the sweep
         # (and the shopper's next hello) finds it and sends it again.
@@ -71,8 +78,9 @@ def _send(reply_id: int) -> bool:
     return True
 
 
-async def reply_enqueue(reply_id: int) -> None:
-    """Queue the reply task (call it once the shopper message is committed).
+async def reply_enqueue(reply_id: int, text: str | None = None) -> None:
+    """Queue the reply task (call it once the shopper message is committed); ``text``,
+    the shopper message it answers, lets the worker start embedding it at once.
 
     On the embedded default there is no worker: the reply runs in a thread of the ASGI
     server, so the consumer keeps serving frames while it streams.
@@ -80,11 +88,11 @@ async def reply_enqueue(reply_id: int) -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         loop = asyncio.get_running_loop()
         run = sync_to_async(generate_reply.apply, thread_sensitive=False)
-        task = loop.create_task(run(kwargs={"reply_id": reply_id}))
+        task = loop.create_task(run(kwargs={"reply_id": reply_id, "text": text}))
         _background.add(task)
         task.add_done_callback(_background.discard)
     else:
-        await sync_to_async(_send, thread_sensitive=False)(reply_id)
+        await sync_to_async(_send, thread_sensitive=False)(reply_id, text)
 
 
 async def replies_resume(conversation_id: int) -> None:

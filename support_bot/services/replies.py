@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 
 from orders.context import order_context_build, order_context_rendering
 from routing.decisions import RouteDecision, Turn, route_decide
+from routing.embeddings import embed_soon
 from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
 from routing.models import LLMCall
 from routing.policies import PolicyVersion, policy_passages, policy_versions
@@ -121,17 +124,25 @@ class _Stream:
             publish(self.job.group, frame)
 
 
-def reply_generate(*, reply_id: int) -> bool:
+def reply_generate(*, reply_id: int, text: str | None = None) -> bool:
     """Write the reply; False when it was not ours to write (another worker holds it, or
-    it is finished)."""
+    it is finished).
+
+    ``text``: the shopper message it answers, when the sender knew it. Its embedding then
+    starts at once, beside the claim and the conversation read, instead of after them.
+    """
+    text = text.strip() if text else None
+    vector = embed_soon(text) if text else None
     if not reply_claim(reply_id=reply_id):
         logger.info("reply %s already taken or finished", reply_id)
         return False
-    _reply_write(reply_id)
+    _reply_write(reply_id, text, vector)
     return True
 
 
-def _reply_write(reply_id: int) -> None:
+def _reply_write(
+    reply_id: int, text: str | None = None, vector: Future[np.ndarray] | None = None
+) -> None:
     job = reply_job_get(reply_id=reply_id)
     if job.attempt > 1:
         # A worker died mid-reply and this is the redelivery: widgets drop what the dead
@@ -140,7 +151,12 @@ def _reply_write(reply_id: int) -> None:
     job = _remember(job)
     shopper_text, earlier = _split_history(job)
     decision = route_decide(
-        text=shopper_text, history=earlier, customer_known=job.customer_id is not None
+        text=shopper_text,
+        history=earlier,
+        customer_known=job.customer_id is not None,
+        # The conversation says which message this reply answers; a hint about another
+        # one (the shopper wrote again meanwhile) is not used.
+        vector=vector.result() if vector is not None and text == shopper_text.strip() else None,
     )
     if decision.escalate:
         _hand_off(job, list(decision.reasons))

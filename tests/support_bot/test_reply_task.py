@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from celery.exceptions import Retry
 
+from orders.models import Customer
 from support_bot.models import Conversation, Message
 from support_bot.services.messages import REPLY_LEASE, message_receive, reply_claim, reply_finish
 from support_bot.tasks import generate_reply
@@ -54,3 +55,22 @@ def test_a_finished_reply_delivered_again_is_left_alone() -> None:
     retry.assert_not_called()
     reply = Message.objects.get(pk=reply_id)
     assert (reply.status, reply.text, reply.attempts) == ("done", "We ship to Norway.", 1)
+
+
+def test_a_task_carrying_another_messages_text_answers_its_own_message(
+    customer: Customer,
+) -> None:
+    # The task names the shopper's text so that its embedding can start early; the reply
+    # still answers what the conversation holds, never what the task says.
+    conversation = Conversation.objects.create(customer=customer)
+    received = message_receive(
+        conversation_id=conversation.pk, text="Where is my order?", client_id=uuid.uuid4()
+    )
+    assert received.reply_id is not None
+
+    generate_reply.run(reply_id=received.reply_id, text="I want to talk to a human now")
+
+    reply = Message.objects.get(pk=received.reply_id)
+    assert reply.status == "done" and reply.text.startswith("Your order 100001 from")
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.BOT
