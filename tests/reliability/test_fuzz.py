@@ -172,7 +172,7 @@ frames = st.one_of(
 async def test_fuzzed_websocket_frames_get_answers_never_a_crash(
     sequence: list[str], figures: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_reply(reply_id: int) -> None:
+    async def no_reply(reply_id: int, text: str | None = None) -> None:
         return None
 
     monkeypatch.setattr("support_bot.consumers.reply_enqueue", no_reply)

@@ -36,7 +36,7 @@ Frame = dict[str, Any]
 def no_replies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Most of these tests are about people; reply streaming has its own tests."""
 
-    async def nothing(reply_id: int) -> None:
+    async def nothing(reply_id: int, text: str | None = None) -> None:
         return None
 
     monkeypatch.setattr("support_bot.consumers.reply_enqueue", nothing)

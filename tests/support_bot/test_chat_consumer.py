@@ -29,7 +29,7 @@ app = URLRouter(websocket_urlpatterns)
 def no_replies(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests are about the protocol; reply streaming has its own tests."""
 
-    async def nothing(reply_id: int) -> None:
+    async def nothing(reply_id: int, text: str | None = None) -> None:
         return None
 
     monkeypatch.setattr("support_bot.consumers.reply_enqueue", nothing)
