@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -101,7 +101,10 @@ def answer_stream(
     message_id: int | None,
     on_piece: Callable[[str], None],
     on_reset: Callable[[], None],
+    stop: Sequence[str] = (),
 ) -> Answer:
+    """``stop``: where the model's turn ends (the provider cuts its answer before any of
+    these strings), for a prompt format the model might carry on writing."""
     reasons: list[str] = []
     budget_hit = False
     tried: set[int] = set()
@@ -113,7 +116,7 @@ def answer_stream(
         tried.add(model.pk)
         try:
             return _try_model(
-                route_tier, model, messages, conversation_id, message_id, on_piece, on_reset
+                route_tier, model, messages, conversation_id, message_id, on_piece, on_reset, stop
             )
         except BudgetExceeded as exceeded:
             budget_hit = True
@@ -136,6 +139,7 @@ def _try_model(
     message_id: int | None,
     on_piece: Callable[[str], None],
     on_reset: Callable[[], None],
+    stop: Sequence[str] = (),
 ) -> Answer:
     if not breaker_allows(model.pk):
         raise _Skip("circuit open")
@@ -153,7 +157,7 @@ def _try_model(
         for attempt in range(1, RETRIES_PER_MODEL + 2):
             _wait_for_rate(model, tokens_in + max_out)
             try:
-                completion = _stream_once(model, messages, max_out, on_piece)
+                completion = _stream_once(model, messages, max_out, on_piece, stop)
             except ProviderError as error:
                 row = _record_failure(
                     tier, model, prices, error, tokens_in, conversation_id, message_id, attempt
@@ -213,6 +217,7 @@ def _stream_once(
     messages: list[dict[str, str]],
     max_tokens: int,
     on_piece: Callable[[str], None],
+    stop: Sequence[str] = (),
 ) -> Completion:
     client = client_for(
         model.provider.url,
@@ -221,7 +226,9 @@ def _stream_once(
         read_timeout=settings.LLM_READ_TIMEOUT,
         total_timeout=settings.LLM_TOTAL_TIMEOUT,
     )
-    with client.stream_chat(model=model.name, messages=messages, max_tokens=max_tokens) as stream:
+    with client.stream_chat(
+        model=model.name, messages=messages, max_tokens=max_tokens, stop=stop
+    ) as stream:
         for piece in stream:
             on_piece(piece)
         return stream.completion

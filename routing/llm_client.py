@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from types import TracebackType
@@ -520,8 +520,12 @@ class ProviderClient:
         messages: list[dict[str, str]],
         max_tokens: int,
         temperature: float = 0.2,
+        stop: Sequence[str] = (),
     ) -> ChatStream:
         payload = self._payload(model, messages, max_tokens, temperature)
+        if stop:
+            # OpenAI's API takes at most four.
+            payload["stop"] = list(stop)[:4]
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}
         return ChatStream(self, model=model, messages=messages, payload=payload)

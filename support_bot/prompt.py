@@ -16,6 +16,11 @@ from support_bot.selectors import ReplyJob
 # that changes answers retires the answers written with the old one.
 PROMPT_VERSION = 2
 
+# Where the model's turn ends. A small model that has read the fenced shopper turns may
+# go on to write the shopper's next message itself ("<shopper>How does that work?..."):
+# the provider stops before it, so it never reaches the widget.
+STOP_SEQUENCES = ("<shopper>", "</shopper>")
+
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 
 SYSTEM = """You are the customer-service assistant of {shop}, an online shop.

@@ -37,7 +37,7 @@ from support_bot.cache.services import (
     single_flight,
 )
 from support_bot.memory import fold
-from support_bot.prompt import prompt_build
+from support_bot.prompt import STOP_SEQUENCES, prompt_build
 from support_bot.selectors import ReplyJob, reply_job_get
 from support_bot.services.conversations import conversation_memory_save
 from support_bot.services.handoff import conversation_escalate
@@ -331,6 +331,7 @@ def _answer_live(
             message_id=job.reply_id,
             on_piece=stream.piece,
             on_reset=stream.reset,
+            stop=STOP_SEQUENCES,
         )
     except ReplyTakenOver:
         return

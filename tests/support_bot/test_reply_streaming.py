@@ -84,6 +84,22 @@ async def test_reply_streams_in_order_and_is_stored(reply_workers: FakeProviderS
     assert reply.first_token_at is not None and reply.finished_at is not None
 
 
+async def test_the_model_is_stopped_before_it_writes_a_shopper_turn_itself(
+    reply_workers: FakeProviderServer,
+) -> None:
+    # A small model that has read "<shopper>...</shopper>" turns can go on to invent the
+    # shopper's next message; the provider is asked to end the answer where one begins.
+    ws, _ = await open_chat()
+    try:
+        await ask(ws, "What is your returns policy?")
+        await frames_until_done(ws)
+    finally:
+        await ws.disconnect()
+    request = reply_workers.stats()["last_request"]
+    assert isinstance(request, dict) and request["stream"] is True
+    assert {"<shopper>", "</shopper>"} <= set(request["stop"])
+
+
 async def test_a_failure_before_the_first_token_is_retried_invisibly(
     reply_workers: FakeProviderServer,
 ) -> None:
