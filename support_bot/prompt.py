@@ -13,8 +13,9 @@ from routing.policies import Passage
 from support_bot.selectors import ReplyJob
 
 # Part of the shared answers' scope (support_bot.cache.keys): a change of wording here
-# that changes answers retires the answers written with the old one.
-PROMPT_VERSION = 2
+# that changes answers retires the answers written with the old one. 3: the stop
+# sequences (answers written before them may end in an invented shopper turn).
+PROMPT_VERSION = 3
 
 # Where the model's turn ends. A small model that has read the fenced shopper turns may
 # go on to write the shopper's next message itself ("<shopper>How does that work?..."):
