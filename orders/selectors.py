@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from django.db.models import Case, Count, F, Prefetch, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, Value, When, Window
 
 from orders.models import Customer, Order, OrderLine, Payment, Shipment
 
@@ -37,22 +37,10 @@ def _postal(code: str) -> str:
     return "".join(code.split()).upper()
 
 
-def order_list_for_customer(*, customer_id: int, limit: int = 10) -> QuerySet[Order]:
-    return (
-        Order.objects.filter(customer_id=customer_id)
-        .order_by("-placed_at")
-        .prefetch_related(
-            Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
-            Prefetch("shipments", queryset=Shipment.objects.order_by("id")),
-            "payments",
-        )[:limit]
-    )
-
-
-# What the model's context and tier-0 answers read of an order and the records under it (``values()`` rows:
-# a message's context is read on the reply's critical path, and model instances with
-# their prefetch bookkeeping cost three times the queries themselves).
-_CONTEXT_ORDER_FIELDS = (
+# What the model's context and tier-0 answers read of an order and the records under it,
+# as ``values()`` rows: both are read on a reply's critical path, and model instances with
+# their prefetch bookkeeping cost three times the queries themselves.
+_READ_ORDER_FIELDS = (
     "id",
     "number",
     "status",
@@ -65,7 +53,7 @@ _CONTEXT_ORDER_FIELDS = (
     "discount_total",
     "ship_city",
 )
-_CONTEXT_LINE_FIELDS = (
+_READ_LINE_FIELDS = (
     "id",
     "order_id",
     "line_id",
@@ -75,7 +63,7 @@ _CONTEXT_LINE_FIELDS = (
     "unit_price",
     "status",
 )
-_CONTEXT_SHIPMENT_FIELDS = (
+_READ_SHIPMENT_FIELDS = (
     "id",
     "order_id",
     "carrier",
@@ -84,7 +72,7 @@ _CONTEXT_SHIPMENT_FIELDS = (
     "estimated_delivery",
     "delivered_at",
 )
-_CONTEXT_PAYMENT_FIELDS = (
+_READ_PAYMENT_FIELDS = (
     "order_id",
     "kind",
     "method",
@@ -115,7 +103,7 @@ def order_list_for_context(
             named=Case(When(number__in=list(numbers), then=Value(1)), default=Value(0)),
         )
         .order_by("-named", "-placed_at", "-id")
-        .values(*_CONTEXT_ORDER_FIELDS, "order_count", "named")[:limit]
+        .values(*_READ_ORDER_FIELDS, "order_count", "named")[:limit]
     )
     if not orders:
         return [], 0
@@ -128,7 +116,7 @@ def order_list_for_answers(*, customer_id: int, limit: int = 50) -> list[dict[st
     orders = list(
         Order.objects.filter(customer_id=customer_id)
         .order_by("-placed_at", "-id")
-        .values(*_CONTEXT_ORDER_FIELDS)[:limit]
+        .values(*_READ_ORDER_FIELDS)[:limit]
     )
     return _with_records(orders, lines=False)
 
@@ -144,14 +132,14 @@ def _with_records(orders: list[dict[str, Any]], *, lines: bool) -> list[dict[str
     ids = list(by_id)
     if lines:
         for line in (
-            OrderLine.objects.filter(order_id__in=ids).order_by("id").values(*_CONTEXT_LINE_FIELDS)
+            OrderLine.objects.filter(order_id__in=ids).order_by("id").values(*_READ_LINE_FIELDS)
         ):
             by_id[line["order_id"]]["lines"].append(line)
     shipments = {}
     for shipment in (
         Shipment.objects.filter(order_id__in=ids)
         .order_by(F("shipped_at").asc(nulls_last=True), "id")
-        .values(*_CONTEXT_SHIPMENT_FIELDS)
+        .values(*_READ_SHIPMENT_FIELDS)
     ):
         shipment["line_ids"] = []
         shipments[shipment["id"]] = shipment
@@ -167,7 +155,7 @@ def _with_records(orders: list[dict[str, Any]], *, lines: bool) -> list[dict[str
     for payment in (
         Payment.objects.filter(order_id__in=ids)
         .order_by("created_at", "id")
-        .values(*_CONTEXT_PAYMENT_FIELDS)
+        .values(*_READ_PAYMENT_FIELDS)
     ):
         by_id[payment["order_id"]]["payments"].append(payment)
     return orders
