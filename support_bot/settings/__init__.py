@@ -15,6 +15,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.connection import parse_url
 
 from support_bot.settings.env import (
     env_bool,
@@ -116,9 +117,9 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# A widget's channel holds at most this many undelivered frames; channels-redis drops
-# group messages silently beyond it. Deltas are coalesced (~30/s per reply), so 1,000
-# covers a half-minute stall of a slow client.
+# The in-process channel layer (embedded default) holds at most this many undelivered
+# frames per widget. Deltas are coalesced (~20/s per reply), so 1,000 covers a
+# half-minute stall of a slow client.
 CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 1000, minimum=10)
 
 if REDIS_URL is None:
@@ -130,18 +131,21 @@ if REDIS_URL is None:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
+    # Redis pub/sub: a frame is one PUBLISH, delivered at once to the ASGI processes whose
+    # widgets listen, instead of the list-per-channel layer's four round trips to send and
+    # a blocking pop per process to receive (half the layer's CPU on both sides,
+    # docs/scaling.md). Pub/sub names are not scoped by Redis database number, so the
+    # prefix carries it: two deploys (or a deploy and the test suite) on one Redis on
+    # different databases never hear each other's frames.
+    _redis_db = parse_url(REDIS_URL).get("db", 0)
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, the same as
-                # channels-redis's blocking pop: under load the read then times out and
-                # the consumer dies. The pop's own timeout is what bounds the wait.
                 "hosts": [
-                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
+                    {"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 5}
                 ],
-                "capacity": CHANNEL_CAPACITY,
-                "expiry": 60,
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", f"chat.db{_redis_db}."),
             },
         }
     }

@@ -121,6 +121,8 @@ def test_redis_restarted_empty_during_traffic_loses_no_message(figures: Counter[
 
         async def outage() -> None:
             await asyncio.sleep(2.5)
+            # Messages waiting for their reply when Redis dies: the outage hits traffic.
+            results["in flight at the kill"] = results["sent"] - sum(outcomes.values())
             topology.redis.kill()
             await asyncio.sleep(2)
             await asyncio.to_thread(topology.redis.start)
@@ -140,7 +142,9 @@ def test_redis_restarted_empty_during_traffic_loses_no_message(figures: Counter[
     figures["lost"] += outcomes["lost"] + outcomes["failed"]
     duplicated = sum(count - 1 for c in clients for count in c.done_frames.values() if count > 1)
     figures["duplicated"] += duplicated
-    assert results["reconnects"] >= 1, "the outage was felt: widgets had to reconnect"
+    # The outage hit replies in flight. (Widgets need not reconnect: the pub/sub channel
+    # layer subscribes again by itself once Redis is back.)
+    assert results["in flight at the kill"] >= 1, results
     (LOGS / "test-private-widgets.log").write_text("\n\n".join("\n".join(c.log) for c in clients))
     # Every message ends in a complete reply, or in a clean handoff when the bot could
     # not answer during the outage; none is lost or answered twice.

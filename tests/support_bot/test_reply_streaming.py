@@ -206,7 +206,8 @@ async def test_the_prompt_holds_the_customers_own_orders_only(
 
 
 async def test_a_burst_of_frames_within_capacity_all_arrive_in_order(settings: Any) -> None:
-    """channels-redis drops group messages silently past a channel's capacity."""
+    """The in-process layer drops frames past a channel's capacity; Redis pub/sub has no
+    such limit. Either way a burst the widget can take arrives whole and in order."""
     from asgiref.sync import sync_to_async
 
     from support_bot.models import Conversation

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -39,7 +40,8 @@ def test_the_suite_runs_on_the_topology_it_was_given() -> None:
     if os.environ.get("DATABASE_URL"):
         assert connection.vendor == "postgresql"
         assert (
-            settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+            settings.CHANNEL_LAYERS["default"]["BACKEND"]
+            == "channels_redis.pubsub.RedisPubSubChannelLayer"
         )
         cache.set("topology-probe", "yes", 10)
         assert cache.get("topology-probe") == "yes"
@@ -50,6 +52,42 @@ def test_the_suite_runs_on_the_topology_it_was_given() -> None:
             settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
         )
         assert settings.CELERY_TASK_ALWAYS_EAGER
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Redis channel layer")
+async def test_deploys_on_other_redis_databases_do_not_hear_each_others_frames() -> None:
+    """Redis pub/sub ignores database numbers: the channel layer's prefix must not."""
+    from channels.layers import get_channel_layer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+    from redis.connection import parse_url
+
+    ours = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    other_db = (parse_url(os.environ["REDIS_URL"]).get("db", 0) + 1) % 16
+    url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{other_db}"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CHANNEL_LAYERS['default']['CONFIG']['prefix'])"
+    )
+    env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "support_bot.settings"}
+    env.pop("CHANNEL_LAYER_PREFIX", None)
+    other_prefix = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert other_prefix and other_prefix != ours["prefix"]
+
+    layer = get_channel_layer()
+    other = RedisPubSubChannelLayer(hosts=[url], prefix=other_prefix)
+    mine, theirs = await layer.new_channel(), await other.new_channel()
+    await layer.group_add("conversation-1", mine)
+    await other.group_add("conversation-1", theirs)
+    try:
+        await other.group_send("conversation-1", {"type": "chat.frame", "frame": {"n": 1}})
+        assert (await asyncio.wait_for(other.receive(theirs), 5))["frame"] == {"n": 1}
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(layer.receive(mine), 0.5)
+    finally:
+        await layer.group_discard("conversation-1", mine)
+        await other.flush()
 
 
 @pytest.mark.embedded
