@@ -82,7 +82,11 @@ class Conversation(models.Model):
     @property
     def group_name(self) -> str:
         """The channel-layer group every open widget of this conversation listens on."""
-        return f"conversation.{self.public_id.hex}"
+        return self.group_name_of(self.public_id)
+
+    @staticmethod
+    def group_name_of(public_id: uuid.UUID) -> str:
+        return f"conversation.{public_id.hex}"
 
     @property
     def agents_group_name(self) -> str:

@@ -70,11 +70,29 @@ def reply_state(*, reply_id: int, conversation_id: int) -> tuple[str, str] | Non
 
 
 def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
-    reply = Message.objects.select_related("conversation__customer").get(pk=reply_id)
-    conversation: Conversation = reply.conversation
+    # One row of plain values: this runs before every reply, and model instances of the
+    # reply, its conversation and customer cost more to build than the query.
+    reply = (
+        Message.objects.filter(pk=reply_id)
+        .values(
+            "created_at",
+            "attempts",
+            "conversation_id",
+            "conversation__public_id",
+            "conversation__state",
+            "conversation__language",
+            "conversation__memory_summary",
+            "conversation__memory_upto",
+            "conversation__customer_id",
+            "conversation__customer__name",
+        )
+        .get()
+    )
     rows = (
-        Message.objects.filter(conversation=conversation, created_at__lte=reply.created_at)
-        .exclude(pk=reply.pk)
+        Message.objects.filter(
+            conversation_id=reply["conversation_id"], created_at__lte=reply["created_at"]
+        )
+        .exclude(pk=reply_id)
         .filter(status=Message.Status.DONE)
         .exclude(role=Message.Role.SYSTEM)
         .order_by("-created_at", "-id")
@@ -85,17 +103,18 @@ def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
     ]
     start = split_recent(remembered)
     earlier = remembered[start:]
-    customer = conversation.customer
     return ReplyJob(
-        reply_id=reply.pk,
-        conversation_id=conversation.pk,
-        attempt=reply.attempts,
-        group=conversation.group_name,
-        conversation_state=conversation.state,
-        language=conversation.language,
-        customer_id=customer.pk if customer else None,
-        customer_name=customer.name if customer else None,
+        reply_id=reply_id,
+        conversation_id=reply["conversation_id"],
+        attempt=reply["attempts"],
+        group=Conversation.group_name_of(reply["conversation__public_id"]),
+        conversation_state=reply["conversation__state"],
+        language=reply["conversation__language"],
+        customer_id=reply["conversation__customer_id"],
+        customer_name=reply["conversation__customer__name"],
         history=tuple(Turn(role=m.role, text=m.text) for m in earlier),
-        memory_summary=conversation.memory_summary,
-        memory_pending=tuple(m for m in remembered[:start] if m.id > conversation.memory_upto),
+        memory_summary=reply["conversation__memory_summary"],
+        memory_pending=tuple(
+            m for m in remembered[:start] if m.id > reply["conversation__memory_upto"]
+        ),
     )
