@@ -133,8 +133,8 @@ if REDIS_URL is None:
 else:
     # Redis pub/sub: a frame is one PUBLISH, delivered at once to the ASGI processes whose
     # widgets listen, instead of the list-per-channel layer's four round trips to send and
-    # a blocking pop per process to receive (half the layer's CPU on both sides,
-    # docs/scaling.md). Pub/sub names are not scoped by Redis database number, so the
+    # a blocking pop per process to receive (docs/scaling.md, sixth round: 85 -> 35 Redis
+    # commands and 11.8 -> 9.8 ms of ASGI CPU per message). Pub/sub names are not scoped by Redis database number, so the
     # prefix carries it: two deploys (or a deploy and the test suite) on one Redis on
     # different databases never hear each other's frames.
     _redis_db = parse_url(REDIS_URL).get("db", 0)
