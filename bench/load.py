@@ -77,6 +77,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from support_bot.processes import asgi_command, free_port, wait_for_port  # noqa: E402
@@ -224,6 +225,12 @@ def _parse_args() -> argparse.Namespace:
         help="a second phase with a zero-latency provider (the stack's ceiling)",
     )
     provider.add_argument("--zero-latency-think-ms", type=float, default=0)
+    provider.add_argument(
+        "--floor",
+        action="store_true",
+        help="workers only claim, stream the provider's tokens and finish (bench/floor_worker.py):"
+        " what the topology costs by itself",
+    )
     topology = parser.add_argument_group("topology")
     topology.add_argument("--workers", type=int, default=1, help="Celery worker processes (K)")
     topology.add_argument("--pool", choices=["threads", "prefork"], default="threads")
@@ -1108,8 +1115,14 @@ class BenchRun:
                     "--without-heartbeat",
                     "-n",
                     f"bench{index}@%h",
+                    *(["--include", "floor_worker"] if args.floor else []),
                 ],
-                env,
+                dict(
+                    env,
+                    PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")])),
+                )
+                if args.floor
+                else env,
             )
         asgi_port = free_port()
         command = asgi_command(asgi_port, workers=args.asgi_workers, access_log=False)
@@ -1468,6 +1481,7 @@ def summarize(
         "pool": args.pool,
         "concurrency": args.concurrency,
         "asgi_workers": args.asgi_workers,
+        "floor": args.floor,
         "attached": args.attach,
         "warmup_s": round(timing["warmup_s"], 1),
         "warmup_capped": timing["warmup_capped"],
@@ -1611,6 +1625,8 @@ def print_phase(result: dict[str, Any]) -> None:
         else f"{r['workers']} worker(s) ({r['pool']} x{r['concurrency']}), "
         f"{r['asgi_workers']} ASGI process(es)"
     )
+    if r.get("floor"):
+        topology += "; FLOOR: workers only claim, stream and finish (bench/floor_worker.py)"
     print(
         f"== phase '{r['phase']}': {r['shoppers']} shoppers, think {r['think_ms']:.0f} ms; "
         f"provider TTFT {r['provider_ttft_ms']:.0f} ms, {speed}, {r['reply_tokens']}-token "
