@@ -13,8 +13,10 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
@@ -59,6 +61,58 @@ class _LoopThread:
 _loop_thread = _LoopThread()
 
 
+class _DirectPublisher:
+    """``group_send`` of the Redis pub/sub layer, done from the calling thread.
+
+    That layer's ``group_send`` is one PUBLISH of the serialized event on the group's
+    channel, but it runs on an event loop, over one connection behind an asyncio lock:
+    from a worker's threads every frame went through the loop thread and waited for the
+    frames of every other reply in the process. Here each thread publishes on a
+    connection of its own from a thread-safe pool, with the layer's own serializer and
+    channel name, so the consumers (subscribed through the layer) get the same bytes.
+    """
+
+    def __init__(self, layer: Any, address: str, options: dict[str, Any], prefix: str) -> None:
+        self._serialize = layer.serialize
+        self._prefix = prefix
+        self._redis = redis.Redis.from_url(address, **options)
+
+    def channel(self, group: str) -> str:
+        # channels_redis.pubsub.RedisPubSubLoopLayer._get_group_channel_name
+        return f"{self._prefix}__group__{group}"
+
+    def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self._redis.publish(self.channel(group), self._serialize(message))
+
+
+_direct: dict[int, _DirectPublisher | None] = {}
+# Host options that a plain redis-py client takes as they are.
+_PLAIN_OPTIONS = {
+    "socket_timeout",
+    "socket_connect_timeout",
+    "socket_keepalive",
+    "retry_on_timeout",
+}
+
+
+def _direct_publisher(layer: Any) -> _DirectPublisher | None:
+    """For the Redis pub/sub layer on one plain Redis (this project's setting), else None:
+    other layers, and shards or Sentinel, go through the layer itself."""
+    if id(layer) in _direct:
+        return _direct[id(layer)]
+    publisher = None
+    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
+    hosts = config.get("hosts") or []
+    if isinstance(layer, RedisPubSubChannelLayer) and len(hosts) == 1:
+        host = hosts[0]
+        options = {"address": host} if isinstance(host, str) else dict(host)
+        address = options.pop("address", None)
+        if isinstance(address, str) and not options.keys() - _PLAIN_OPTIONS:
+            publisher = _DirectPublisher(layer, address, options, config.get("prefix", "asgi"))
+    _direct[id(layer)] = publisher
+    return publisher
+
+
 def publish(group: str, frame: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -70,7 +124,11 @@ def publish(group: str, frame: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(group, frame_event(frame))
         return
     try:
-        _loop_thread.run(layer.group_send(group, frame_event(frame)))
+        direct = _direct_publisher(layer)
+        if direct is not None:
+            direct.group_send(group, frame_event(frame))
+        else:
+            _loop_thread.run(layer.group_send(group, frame_event(frame)))
     except (RedisError, OSError, TimeoutError) as error:
         # Redis is down: the widgets lost their connections too, and get the reply
         # from the database when they reconnect. The reply itself goes on.

@@ -232,6 +232,47 @@ async def test_a_burst_of_frames_within_capacity_all_arrive_in_order(settings: A
     assert [f["seq"] for f in received] == list(range(1, burst + 1))
 
 
+async def test_frames_published_from_many_threads_at_once_each_arrive_in_order() -> None:
+    """A worker's threads publish their replies' frames side by side (on Redis, straight
+    from each thread, not through the layer's event loop): a widget listening through
+    the channel layer gets every frame of every reply, each reply's in order."""
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from support_bot.streams import publish
+
+    layer = get_channel_layer()
+    assert layer is not None
+    channel = await layer.new_channel()
+    group = f"conversation-threads-{uuid.uuid4().hex}"
+    await layer.group_add(group, channel)
+    replies, frames_each = 4, 25
+
+    def stream(message_id: int) -> None:
+        for seq in range(1, frames_each + 1):
+            publish(group, {"type": "delta", "message_id": message_id, "seq": seq, "text": "x"})
+
+    def stream_all() -> None:
+        threads = [threading.Thread(target=stream, args=(n,)) for n in range(1, replies + 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    try:
+        await asyncio.to_thread(stream_all)
+        received = [
+            (await asyncio.wait_for(layer.receive(channel), 5))["frame"]
+            for _ in range(replies * frames_each)
+        ]
+    finally:
+        await layer.group_discard(group, channel)
+    for message_id in range(1, replies + 1):
+        seqs = [f["seq"] for f in received if f["message_id"] == message_id]
+        assert seqs == list(range(1, frames_each + 1))
+
+
 async def test_a_reply_whose_done_frame_is_lost_is_finished_from_the_database(
     settings: Any,
 ) -> None:
