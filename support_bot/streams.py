@@ -31,6 +31,9 @@ PARTIAL_TTL_SECONDS = 600
 # costs the worker a publish and a partial save and the ASGI server a delivery; 20 a
 # second still reads as a smooth stream.
 COALESCE_SECONDS = 0.05
+# A frame that Redis has not taken in this long is given up on (the reply goes on; the
+# widget gets it from the database).
+PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
 def frame_event(frame: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +51,9 @@ class _LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
-    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 5.0) -> Any:
+    def run(
+        self, coroutine: Coroutine[Any, Any, Any], timeout: float = PUBLISH_TIMEOUT_SECONDS
+    ) -> Any:
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
@@ -67,15 +72,18 @@ class _DirectPublisher:
     That layer's ``group_send`` is one PUBLISH of the serialized event on the group's
     channel, but it runs on an event loop, over one connection behind an asyncio lock:
     from a worker's threads every frame went through the loop thread and waited for the
-    frames of every other reply in the process. Here each thread publishes on a
-    connection of its own from a thread-safe pool, with the layer's own serializer and
-    channel name, so the consumers (subscribed through the layer) get the same bytes.
+    frames of every other reply in the process. Here each thread publishes at once, on a
+    connection from a thread-safe pool, with the layer's own serializer and channel
+    name, so the consumers (subscribed through the layer) get the same bytes.
     """
 
     def __init__(self, layer: Any, address: str, options: dict[str, Any], prefix: str) -> None:
         self._serialize = layer.serialize
         self._prefix = prefix
-        self._redis = redis.Redis.from_url(address, **options)
+        timeout = min(
+            float(options.pop("socket_timeout", PUBLISH_TIMEOUT_SECONDS)), PUBLISH_TIMEOUT_SECONDS
+        )
+        self._redis = redis.Redis.from_url(address, socket_timeout=timeout, **options)
 
     def channel(self, group: str) -> str:
         # channels_redis.pubsub.RedisPubSubLoopLayer._get_group_channel_name

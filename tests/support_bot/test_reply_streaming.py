@@ -12,10 +12,12 @@ import time
 import uuid
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.test import override_settings
 
 from orders.models import Customer
 from routing.defaults import LOCAL
@@ -271,6 +273,46 @@ async def test_frames_published_from_many_threads_at_once_each_arrive_in_order()
     for message_id in range(1, replies + 1):
         seqs = [f["seq"] for f in received if f["message_id"] == message_id]
         assert seqs == list(range(1, frames_each + 1))
+
+
+def test_a_frame_that_a_hung_redis_never_takes_is_given_up_within_the_publish_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis accepts the connection and never answers: the frame is dropped with a
+    warning after PUBLISH_TIMEOUT_SECONDS, whatever the layer's own socket timeout, and
+    the reply that published it goes on."""
+    import socket
+
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from support_bot import streams
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen()  # the kernel completes the handshake; nobody ever reads
+    address = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+    layer = RedisPubSubChannelLayer(hosts=[{"address": address, "socket_timeout": 60}])
+    try:
+        with (
+            mock.patch.object(streams, "get_channel_layer", return_value=layer),
+            mock.patch.object(streams, "PUBLISH_TIMEOUT_SECONDS", 1.0),
+            override_settings(
+                CELERY_TASK_ALWAYS_EAGER=False,
+                CHANNEL_LAYERS={
+                    "default": {
+                        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                        "CONFIG": {"hosts": [{"address": address, "socket_timeout": 60}]},
+                    }
+                },
+            ),
+        ):
+            started = time.monotonic()
+            streams.publish("conversation-hung", {"type": "delta", "message_id": 1, "seq": 1})
+            waited = time.monotonic() - started
+    finally:
+        hung.close()
+    assert waited < 5
+    assert "could not publish a delta frame" in caplog.text
 
 
 async def test_a_reply_whose_done_frame_is_lost_is_finished_from_the_database(
