@@ -13,25 +13,33 @@ that no work on this project's own code can take away.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Future
 
 import numpy as np
 
 from routing.gateway import candidates
-from routing.llm_client import client_for
+from routing.llm_client import ProviderClient, client_for
 from support_bot.selectors import reply_job_get
 from support_bot.services import replies
+
+
+@functools.cache
+def _provider() -> tuple[ProviderClient, str]:
+    """The first tier-1 model, looked up once: the floor's statements are the claim, the
+    job and the finish, not the model chain."""
+    _, model = next(candidates(1))
+    return client_for(model.provider.url, model.provider.api_key), model.name
 
 
 def _floor_write(
     reply_id: int, text: str | None = None, vector: Future[np.ndarray] | None = None
 ) -> None:
     job = reply_job_get(reply_id=reply_id)
-    _, model = next(candidates(1))
+    client, model = _provider()
     stream = replies._Stream(job)
-    client = client_for(model.provider.url, model.provider.api_key)
     messages = [{"role": "user", "content": job.history[-1].text}]
-    with client.stream_chat(model=model.name, messages=messages, max_tokens=256) as chunks:
+    with client.stream_chat(model=model, messages=messages, max_tokens=256) as chunks:
         for piece in chunks:
             stream.piece(piece)
     stream.flush()

@@ -47,8 +47,9 @@ Figures exclude a warm-up (``--warmup-s``, and until every shopper has had one r
 ``--also-zero-latency`` adds a second phase with a zero-latency provider, closed loop
 (``--zero-latency-think-ms``, default 0): the stack's own ceiling. ``--floor`` runs the
 workers with ``bench/floor_worker.py``: a reply is only claimed, streamed from the
-provider and finished, so the figures are what the topology costs without our reply code. ``--sweep 10,50,200``
-runs each phase for several shopper counts and prints them side by side. ``--json`` ends
+provider and finished, so the figures are what the topology costs without our reply
+code. ``--sweep 10,50,200`` runs each phase for several shopper counts and prints them
+side by side. ``--json`` ends
 the output with one line of JSON. ``--timeout`` bounds the whole run; every process started
 here is stopped (its whole process group) on the way out, Ctrl-C and errors included.
 """
