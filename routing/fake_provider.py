@@ -749,8 +749,14 @@ class FakeProviderServer:
         self._sock = _bind("127.0.0.1", 0)
         self.port: int = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        # A fresh connection per control call: uvicorn closes a connection idle for 5 s,
+        # and a call sent on it just as it closes fails with "Server disconnected" (seen
+        # in CI, resetting after a long test).
         self._control = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}/__fake__", timeout=5.0, trust_env=False
+            base_url=f"http://127.0.0.1:{self.port}/__fake__",
+            timeout=5.0,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self._stop: Callable[[], None] = lambda: None
         self._thread: threading.Thread | None = None
