@@ -36,14 +36,20 @@ def count_tokens(text: str) -> int:
     """The number of tokens in ``text`` (without special tokens)."""
     if not text:
         return 0
-    return _count(text)
+    if "\n" not in text or _tokenizer() is None:
+        return _count(text)
+    # Line by line: WordPiece splits at whitespace before anything else, so a text's count
+    # is the sum of its lines' counts, exactly. A prompt is new as a whole on every reply,
+    # but most of its lines (the rules, policy passages, order facts, earlier turns) were
+    # counted for an earlier one; counting a whole prompt again took ~1.5 ms of the GIL.
+    return sum(_count(line) for line in text.split("\n") if line)
 
 
 # Workers count the same texts again and again: a conversation's earlier turns on each
-# reply, a customer's rendered order facts on each of their messages, the prompts of
-# questions asked before. Encoding holds the GIL: a count saved is worker time given
-# back to the other replies. Short texts mostly; a few thousand stay well under 20 MB.
-@functools.lru_cache(maxsize=4096)
+# reply, a customer's rendered order facts on each of their messages, the lines of the
+# prompts. Encoding holds the GIL: a count saved is worker time given back to the other
+# replies. Short texts mostly; sixteen thousand lines stay well under 20 MB.
+@functools.lru_cache(maxsize=16384)
 def _count(text: str) -> int:
     tokenizer = _tokenizer()
     if tokenizer is None:
