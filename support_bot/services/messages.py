@@ -35,9 +35,6 @@ def message_receive(
     ``queue_reply=False`` stores the message only (the shopper asked for a person).
     """
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    existing = message_received_before(conversation=conversation, client_id=client_id)
-    if existing is not None:
-        return existing
     return message_store(
         conversation=conversation, text=text, client_id=client_id, queue_reply=queue_reply
     )
@@ -53,14 +50,16 @@ def message_store(
     *, conversation: Conversation, text: str, client_id: uuid.UUID, queue_reply: bool = True
 ) -> Received:
     """Store a new shopper message (and queue the bot's reply) in a conversation whose
-    row the caller has locked, having checked with ``message_received_before``."""
+    row the caller has locked; a message whose client_id is stored already is a resend,
+    and what became of the first one is returned (``created`` False)."""
     try:
         with transaction.atomic():
             shopper = Message.objects.create(
                 conversation=conversation, role=Message.Role.SHOPPER, text=text, client_id=client_id
             )
     except IntegrityError:
-        # The same frame arrived twice at once (two tabs): the other one won.
+        # A resend (the widget reconnected before its ack came), or the same frame from
+        # two tabs at once: the unique constraint tells, without a look on every message.
         return _already(Message.objects.get(conversation=conversation, client_id=client_id))
     reply_id = None
     if queue_reply and conversation.state == Conversation.State.BOT:

@@ -506,6 +506,31 @@ def test_writing_into_a_resolved_conversation_reopens_it(conversation: Conversat
     assert state_of(conversation) == "bot" and result.received.reply_id is not None
 
 
+def test_a_resend_is_stored_once_and_neither_escalates_again_nor_reopens(
+    conversation: Conversation,
+) -> None:
+    asked = uuid.uuid4()
+    first = shopper_message_receive(
+        conversation_id=conversation.pk, text="I want to talk to a human", client_id=asked
+    )
+    assert first.escalation is not None and state_of(conversation) == "waiting"
+    again = shopper_message_receive(
+        conversation_id=conversation.pk, text="I want to talk to a human", client_id=asked
+    )
+    assert again.escalation is None and not again.received.created
+    assert again.received.shopper_message_id == first.received.shopper_message_id
+    # Resolved meanwhile (an agent closed it): the same frame arriving late must not
+    # reopen the conversation.
+    Conversation.objects.filter(pk=conversation.pk).update(state="resolved", resolution="agent")
+    late = shopper_message_receive(
+        conversation_id=conversation.pk, text="I want to talk to a human", client_id=asked
+    )
+    assert not late.received.created and state_of(conversation) == "resolved"
+    assert Message.objects.filter(conversation=conversation, client_id=asked).count() == 1
+    assert actions(conversation).count("escalated") == 1
+    assert "reopened" not in actions(conversation)
+
+
 def test_notes_are_for_agents_only(conversation: Conversation, anna: User, outsider: User) -> None:
     note = note_add(conversation_id=conversation.pk, agent_id=anna.pk, text="VIP, be kind")
     assert InternalNote.objects.get().author == anna and note.text == "VIP, be kind"

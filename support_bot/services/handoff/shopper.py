@@ -72,12 +72,14 @@ def shopper_message_receive(
     a person is stored without a bot reply and escalates; an email address sent while
     waiting is kept to answer later. Agent consoles see the message live.
     """
-    # One lock and one look for a resend: this runs for every message a shopper sends.
+    # One lock, and no look for a resend: this runs for every message a shopper sends, and
+    # ``message_store`` knows a resend by its client_id (the unique constraint).
     conversation = _lock(conversation_id)
-    resent = message_received_before(conversation=conversation, client_id=client_id)
-    if resent is not None:
-        return ShopperMessage(resent, None, None)
     if conversation.state == State.RESOLVED:
+        # Here a resend must be known before it reopens the conversation.
+        resent = message_received_before(conversation=conversation, client_id=client_id)
+        if resent is not None:
+            return ShopperMessage(resent, None, None)
         _reopen(conversation)
     asks = conversation.state == State.BOT and wants_a_person(text)
     received = message_store(
