@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ from support_bot.models import Conversation, Message
 from support_bot.prompt import prompt_build
 from support_bot.selectors import reply_job_get
 from support_bot.services.replies import _remember
+from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -73,3 +75,45 @@ def test_older_turns_are_folded_once_stored_and_reused() -> None:
     system = prompt_build(job=remembered, shop_name="Demo", orders_text=None)[0]["content"]
     assert "<earlier>" in system and "Question 0" in system
     assert "And what about the first one?" in remembered.history[-1].text
+
+
+def test_a_reply_job_holds_its_conversation_and_only_the_turns_before_it() -> None:
+    customer = CustomerFactory(name="Ada Lovelace")
+    conversation = Conversation.objects.create(customer=customer, language="de")
+    other = Conversation.objects.create()
+    say = functools.partial(Message.objects.create, conversation=conversation)
+    say(role="shopper", text="Hallo", client_id=uuid.uuid4())
+    say(role="bot", text="Hallo! Wie kann ich helfen?")
+    say(role="system", text="Anna from our support team has joined the chat.")
+    say(role="agent", text="Ich bin Anna.")
+    say(role="bot", status="failed", text="half an ans")
+    Message.objects.create(conversation=other, role="shopper", text="Bob's secret order 290117")
+    asked = say(role="shopper", text="Wo ist mein Paket?", client_id=uuid.uuid4())
+    reply = say(role="bot", status="queued", reply_to=asked)
+    say(role="shopper", text="Noch da?", client_id=uuid.uuid4())  # written after: not yet
+    job = reply_job_get(reply_id=reply.pk)
+    assert [(turn.role, turn.text) for turn in job.history] == [
+        ("shopper", "Hallo"),
+        ("bot", "Hallo! Wie kann ich helfen?"),
+        ("agent", "Ich bin Anna."),
+        ("shopper", "Wo ist mein Paket?"),
+    ]
+    assert (job.conversation_id, job.customer_id, job.customer_name) == (
+        conversation.pk,
+        customer.pk,
+        "Ada Lovelace",
+    )
+    assert (job.language, job.conversation_state, job.attempt) == ("de", "bot", 0)
+    assert job.group == conversation.group_name and job.memory_pending == ()
+
+
+def test_a_reply_job_without_a_customer_or_a_reply() -> None:
+    conversation = Conversation.objects.create()
+    asked = Message.objects.create(conversation=conversation, role="shopper", text="Hi")
+    reply = Message.objects.create(
+        conversation=conversation, role="bot", status="queued", reply_to=asked
+    )
+    job = reply_job_get(reply_id=reply.pk)
+    assert (job.customer_id, job.customer_name, job.history[-1].text) == (None, None, "Hi")
+    with pytest.raises(Message.DoesNotExist):
+        reply_job_get(reply_id=reply.pk + 1000)
