@@ -78,7 +78,7 @@ def test_older_turns_are_folded_once_stored_and_reused() -> None:
 
 
 def test_a_reply_job_holds_its_conversation_and_only_the_turns_before_it() -> None:
-    customer = CustomerFactory(name="Ada Lovelace")
+    customer = CustomerFactory.create(name="Ada Lovelace")
     conversation = Conversation.objects.create(customer=customer, language="de")
     other = Conversation.objects.create()
     say = functools.partial(Message.objects.create, conversation=conversation)
