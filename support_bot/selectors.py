@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +89,8 @@ _REPLY_TURNS_SQL = (
     " ORDER BY created_at DESC, id DESC LIMIT %s"
 )
 
+_PUBLIC_ID = Conversation._meta.get_field("public_id")
+
 
 def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
     """Raises ``Message.DoesNotExist`` for a reply that is not stored."""
@@ -113,19 +114,15 @@ def reply_job_get(*, reply_id: int, turns: int = 40) -> ReplyJob:
             ],
         )
         rows = cursor.fetchall()
-    remembered = [
-        Remembered(id=pk, role=role, text=text) for pk, role, text in reversed(list(rows))
-    ]
+    remembered = [Remembered(id=pk, role=role, text=text) for pk, role, text in reversed(rows)]
     start = split_recent(remembered)
     earlier = remembered[start:]
     return ReplyJob(
         reply_id=reply_id,
         conversation_id=conversation_id,
         attempt=attempts,
-        # PostgreSQL returns a UUID; SQLite the 32 hex digits Django stores there.
-        group=Conversation.group_name_of(
-            public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(public_id)
-        ),
+        # The field's own conversion: PostgreSQL returns a UUID, SQLite 32 hex digits.
+        group=Conversation.group_name_of(_PUBLIC_ID.to_python(public_id)),
         conversation_state=state,
         language=language,
         customer_id=customer_id,
