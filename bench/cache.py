@@ -45,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval_labels import PERSON_LABELS, TIERS  # noqa: E402  (bench/, beside this file)
+from eval_labels import PERSON_LABELS, TIERS, popular_stream  # noqa: E402  (bench/, beside this file)
 
 PROMPT_TOKENS = 800
 REPLY_TOKENS = 150
@@ -429,7 +429,12 @@ def replay(rows: list[Row], messages: int, seed: int) -> None:
     wrong_seen: Counter[tuple[str, str, str]] = Counter()
     examples: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for source in ECOMMERCE:
-        stream, distinct = _stream([row for row in rows if row.source == source], messages, rng)
+        stream, distinct = popular_stream(
+            [row for row in rows if row.source == source],
+            lambda row: (row.label, row.entities),
+            messages,
+            rng,
+        )
         vectors = dict(
             zip([r.text for r in stream], embed_many([r.text for r in stream]), strict=True)
         )
@@ -448,22 +453,6 @@ def replay(rows: list[Row], messages: int, seed: int) -> None:
         for key, count in wrong_seen.most_common(10):
             stored, asked, intent = examples[key]
             print(f"- {count} x {key[0]} -> {key[1]} ({intent}): {stored!r} served for {asked!r}")
-
-
-def _stream(shop: list[Row], messages: int, rng: random.Random) -> tuple[list[Row], int]:
-    """Popular questions are asked often, mostly in their own words (paraphrases from the
-    same label and entities), sometimes word for word."""
-    groups: dict[tuple[str, frozenset[str]], list[Row]] = defaultdict(list)
-    for row in shop:
-        groups[(row.label, row.entities)].append(row)
-    keys = list(groups)
-    rng.shuffle(keys)
-    weights = [1 / (rank + 1) ** 0.9 for rank in range(len(keys))]
-    stream = []
-    for _ in range(messages):
-        group = groups[rng.choices(keys, weights)[0]]
-        stream.append(rng.choice(group[:3]) if rng.random() < 0.3 else rng.choice(group))
-    return stream, len(keys)
 
 
 @dataclass

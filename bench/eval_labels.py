@@ -1,8 +1,16 @@
 """The evaluation data's labels as this project reads them, shared by the benchmarks:
 which tier should answer each label (and which tiers answer it acceptably), and which
-labels ask for a person or for a stronger model. Our own mapping, documented here."""
+labels ask for a person or for a stronger model. Our own mapping, documented here. Also
+the replays' traffic model (``popular_stream``)."""
 
 from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 PERSON_LABELS = {"contact_human_agent", "CHAT_WITH_AGENT"}
 STRONGER = {"complaint", "RECOMMEND_PRODUCT", "COMPARISON"}
@@ -86,3 +94,24 @@ TIERS: dict[str, tuple[int, set[int]]] = {
     "OFFERS": (1, {1, 2}),
     "SIZE_CUSTOMIZATION": (2, {2, 3}),
 }
+
+
+def popular_stream(
+    shop: Sequence[T], key: Callable[[T], Hashable], messages: int, rng: random.Random
+) -> tuple[list[T], int]:
+    """A shop's traffic with realistic repetition, and how many distinct questions it
+    draws from: questions (messages with the same ``key``: label, and entities where the
+    source has them) are asked with Zipf-like popularity (the r-th most popular about
+    1/r^0.9 as often), mostly in their own words (any message of the question), sometimes
+    word for word (one of its first three)."""
+    groups: dict[Hashable, list[T]] = defaultdict(list)
+    for item in shop:
+        groups[key(item)].append(item)
+    keys = list(groups)
+    rng.shuffle(keys)
+    weights = [1 / (rank + 1) ** 0.9 for rank in range(len(keys))]
+    stream = []
+    for _ in range(messages):
+        group = groups[rng.choices(keys, weights)[0]]
+        stream.append(rng.choice(group[:3]) if rng.random() < 0.3 else rng.choice(group))
+    return stream, len(keys)

@@ -51,12 +51,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from orders.models import Customer
     from support_bot.cache.keys import CacheQuery
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval_labels import PERSON_LABELS, STRONGER, TIERS  # noqa: E402  (bench/, beside this file)
+from eval_labels import PERSON_LABELS, STRONGER, TIERS, popular_stream  # noqa: E402  (bench/, beside this file)
 
 # Realistic sizes for one LLM answer: system prompt and rules (~250), policy passages
 # (~150), the compressed order context (~300), recent turns (~100); a short answer.
@@ -68,6 +69,7 @@ SEED_PREMIUM = re.compile(
     r"\b(refund|complain\w*|damaged|broken|lawyer|cancel\w*)\b", re.IGNORECASE
 )
 SEED_HUMAN = re.compile(r"\b(human|agent|person)\b", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
 AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*)|(\d[\d,]*)\s?(?:usd|eur|dollars?|euros?)", re.IGNORECASE)
 
 
@@ -140,7 +142,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--banking", type=int, default=1000, help="Banking77 sample size")
-    parser.add_argument("--seed", type=int, default=7, help="order of the cached replay")
+    parser.add_argument("--seed", type=int, default=7, help="order of the cached replays")
+    parser.add_argument(
+        "--replay", type=int, default=3000, help="messages per shop in the repeated replay"
+    )
     args = parser.parse_args()
     setup()
     from django.conf import settings
@@ -160,6 +165,9 @@ def main() -> None:
     in_scope = [(text, label) for text, label, _ in rows if label != "OUT_OF_SCOPE"]
     cached_replay(in_scope, seed=args.seed)
     signed_in_replay(in_scope, seed=args.seed)
+    repeated_replay(
+        [row for row in rows if row[1] != "OUT_OF_SCOPE"], messages=args.replay, seed=args.seed
+    )
 
 
 def _pct(n: int, d: int) -> str:
@@ -273,41 +281,93 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
     size of the prompts the app builds for them."""
     import random
 
+    customers = _demo_customers()
+    order = list(messages)
+    random.Random(seed).shuffle(order)
+    replay = _SignedInReplay()
+    for n, (text, _) in enumerate(order):
+        replay.ask(text, customers[n % len(customers)])
+    sizes = sorted(replay.sizes)
+    print(
+        f"\nSigned-in customers ({len(customers)}), each message once (shuffled, seed {seed}), "
+        f"answer cache on; prompts as built: median {sizes[len(sizes) // 2]} tokens, "
+        f"p90 {sizes[int(len(sizes) * 0.9)]}; {replay.general} of {len(sizes)} LLM questions general"
+    )
+    replay.print()
+
+
+def repeated_replay(rows: list[tuple[str, str, str]], *, messages: int, seed: int) -> None:
+    """Each source its own shop with realistic repetition (``popular_stream``, as in
+    bench/cache.py): signed-in customers, each message from one of the demo shop's
+    customers at random, through tier 0, hand-offs and the real cache, priced at the
+    prompts the app builds."""
+    import random
+
+    customers = _demo_customers()
+    rng = random.Random(seed)
+    print(
+        f"\nSigned-in customers, {messages:,} messages per shop with realistic repetition "
+        "(Zipf-like popularity of a question: its label and the numbers in it; "
+        "one shop and cache per source), answer cache on"
+    )
+    total = _SignedInReplay()
+    for source in ("bitext", "curekart", "sofmattress"):
+        shop = [(text, label) for text, label, origin in rows if origin == source]
+        stream, distinct = popular_stream(
+            shop, lambda row: (row[1], frozenset(_DIGITS.findall(row[0]))), messages, rng
+        )
+        replay = _SignedInReplay()
+        for text, _ in stream:
+            replay.ask(text, rng.choice(customers))
+        print(f"- {source} ({distinct:,} distinct questions):")
+        replay.print()
+        total.add(replay)
+    print("- the three shops together:")
+    total.print()
+
+
+def _demo_customers() -> list[Customer]:
     from django.core.management import call_command
     from django.db.models import Count
 
     from orders.models import Customer
-    from routing.decisions import route_decide
-    from routing.gateway import prompt_tokens
-    from support_bot.cache.keys import context_digest
-    from support_bot.cache.services import (
-        cache_query,
-        cache_reset,
-        question_is_general,
-    )
-    from support_bot.selectors import ReplyJob, Turn
-    from support_bot.services.replies import reply_facts, reply_messages
 
     if not Customer.objects.exists():
         call_command("seed_demo", verbosity=0, stdout=io.StringIO())
-    customers = list(Customer.objects.annotate(n=Count("orders")).filter(n__gt=0).order_by("id"))
-    cache_reset()
-    table, models = prices(), tier_models()
-    order = list(messages)
-    random.Random(seed).shuffle(order)
-    spent = without = gpt = Decimal(0)
-    mix = Counter[str]()
-    sizes: list[int] = []
-    general_count = 0
-    for n, (text, _) in enumerate(order):
-        customer = customers[n % len(customers)]
+    return list(Customer.objects.annotate(n=Count("orders")).filter(n__gt=0).order_by("id"))
+
+
+class _SignedInReplay:
+    """Signed-in customers' messages through routing, tier 0, hand-offs and the real answer
+    cache (started empty), each LLM answer priced at the size of the prompt the app builds
+    for it; the all-GPT-4.1 baseline sends every message, on the same prompt, to GPT-4.1."""
+
+    def __init__(self) -> None:
+        from support_bot.cache.services import cache_reset
+
+        cache_reset()
+        self.table, self.models = prices(), tier_models()
+        self.spent = self.without = self.gpt = Decimal(0)
+        self.mix = Counter[str]()
+        self.sizes: list[int] = []
+        self.general = 0
+        self.n = 0
+
+    def ask(self, text: str, customer: Customer) -> None:
+        from routing.decisions import route_decide
+        from routing.gateway import prompt_tokens
+        from support_bot.cache.keys import context_digest
+        from support_bot.cache.services import cache_query, question_is_general
+        from support_bot.selectors import ReplyJob, Turn
+        from support_bot.services.replies import reply_facts, reply_messages
+
         decision = route_decide(text=text, customer_known=True)
         answered = not (decision.escalate or decision.tier0)
         general = answered and question_is_general(text=text, decision=decision)
-        general_count += general
+        self.general += general
         job = ReplyJob(
-            reply_id=n,
-            conversation_id=n,
+            reply_id=self.n,
+            conversation_id=self.n,
             attempt=1,
             group="bench",
             conversation_state="bot",
@@ -316,15 +376,17 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
             customer_name=customer.name,
             history=(Turn(role="shopper", text=text),),
         )
+        self.n += 1
         facts = reply_facts(job, text, general=general)
         size = prompt_tokens(reply_messages(job, decision, facts))
-        gpt += sized_cost("gpt-4.1", table, size)
+        self.gpt += sized_cost("gpt-4.1", self.table, size)
         if not answered:
-            mix["person" if decision.escalate else "tier 0"] += 1
-            continue
-        sizes.append(size)
-        price = sized_cost(models[decision.tier], table, size)
-        without += price
+            self.mix["person" if decision.escalate else "tier 0"] += 1
+            return
+        self.sizes.append(size)
+        model = self.models[decision.tier]
+        price = sized_cost(model, self.table, size)
+        self.without += price
         query = cache_query(
             text=text,
             decision=decision,
@@ -336,16 +398,20 @@ def signed_in_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
             else context_digest(facts.orders_text),
             policy_versions=facts.policies,
         )
-        spent += _through_cache(query, text, decision.tier, models[decision.tier], price, mix)
-    n = len(order)
-    sizes.sort()
-    print(
-        f"\nSigned-in customers ({len(customers)}), each message once (shuffled, seed {seed}), "
-        f"answer cache on; prompts as built: median {sizes[len(sizes) // 2]} tokens, "
-        f"p90 {sizes[int(len(sizes) * 0.9)]}; {general_count} of {len(sizes)} LLM questions general"
-    )
-    print(f"  all-GPT-4.1    ${gpt * 1000 / n:8.4f}   (every message, on the prompt it would get)")
-    _print_replay(n, without=without, spent=spent, gpt=gpt, mix=mix)
+        self.spent += _through_cache(query, text, decision.tier, model, price, self.mix)
+
+    def add(self, other: _SignedInReplay) -> None:
+        self.spent += other.spent
+        self.without += other.without
+        self.gpt += other.gpt
+        self.mix += other.mix
+        self.n += other.n
+
+    def print(self) -> None:
+        print(
+            f"  all-GPT-4.1    ${self.gpt * 1000 / self.n:8.4f}   (every message, on the prompt it would get)"
+        )
+        _print_replay(self.n, without=self.without, spent=self.spent, gpt=self.gpt, mix=self.mix)
 
 
 def _through_cache(
