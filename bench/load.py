@@ -282,6 +282,11 @@ def _parse_args() -> argparse.Namespace:
     )
     output.add_argument("--logs", metavar="DIR", help="keep the processes' logs here")
     output.add_argument(
+        "--gc-pauses",
+        action="store_true",
+        help="log the server's and workers' full garbage collections (bench/gc_pauses)",
+    )
+    output.add_argument(
         "--samples", metavar="FILE", help="append every message's timings (JSON lines)"
     )
     output.add_argument("--timeout", type=float, help="hard limit for the whole run, seconds")
@@ -1029,10 +1034,20 @@ class BenchRun:
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )
+        if self.args.gc_pauses:
+            env["BENCH_GC_LOG_DIR"] = str(self._gc_log_dir())
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(ROOT / "bench" / "gc_pauses"), env.get("PYTHONPATH")])
+            )
         for item in self.args.env:
             name, _, value = item.partition("=")
             env[name] = value
         return env
+
+    def _gc_log_dir(self) -> Path:
+        path = self.log_dir / "gc"
+        path.mkdir(exist_ok=True)
+        return path
 
     def _start_topology(self) -> None:
         args = self.args
@@ -1240,6 +1255,7 @@ class BenchRun:
         profilers: list[subprocess.Popen[bytes]] = []
 
         def on_window(which: str) -> None:
+            marks[f"wall_{which}"] = time.time()
             marks[f"cpu_{which}"] = self.meter.sample()  # type: ignore[union-attr]
             marks[f"machine_{which}"] = machine_busy_ticks()
             if which == "end":
@@ -1285,6 +1301,10 @@ class BenchRun:
             _dump_samples(Path(args.samples), spec, state, timing, kinds)
         if args.profile and spec.name == "provider":
             result["profile"] = profile_summaries(Path(args.profile), spec)
+        if args.gc_pauses and "wall_start" in marks and "wall_end" in marks:
+            result["gc_full_collections"] = gc_pauses_between(
+                self._gc_log_dir(), marks["wall_start"], marks["wall_end"]
+            )
         print_phase(result)
         return result
 
@@ -1384,6 +1404,21 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 # --- figures ---------------------------------------------------------------------------
+
+
+def gc_pauses_between(log_dir: Path, start: float, end: float) -> dict[str, dict[str, Any]]:
+    """Full garbage collections in the window, per process kind (bench/gc_pauses):
+    how many, the longest pause and all pauses together, in milliseconds."""
+    pauses: dict[str, list[float]] = defaultdict(list)
+    for log in log_dir.iterdir():
+        for line in log.read_text().splitlines():
+            at, pause_ms, kind = line.split()
+            if start <= float(at) < end:
+                pauses[kind].append(float(pause_ms))
+    return {
+        kind: {"count": len(ms), "max_ms": round(max(ms), 1), "total_ms": round(sum(ms), 1)}
+        for kind, ms in sorted(pauses.items())
+    }
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -1688,6 +1723,18 @@ def print_phase(result: dict[str, Any]) -> None:
         print(f"     {kind:26} {cpu[kind]:8.2f}  ({cores.get(kind, 0):.0%})")
     print(f"     {'total (without shared)':26} {total:8.2f}")
     print(f"   resident memory (MB): {r['rss_mb']}")
+    if "gc_full_collections" in r:
+        pauses = r["gc_full_collections"]
+        print(
+            "   full garbage collections in the window: "
+            + (
+                ", ".join(
+                    f"{kind} {g['count']} (longest {g['max_ms']:.0f} ms, {g['total_ms']:.0f} ms in all)"
+                    for kind, g in pauses.items()
+                )
+                or "none"
+            )
+        )
     print(
         f"   machine: {r['machine_cores_busy']} of {os.cpu_count()} cores busy, "
         f"{r['others_cores_busy']} of them with other people's work"
