@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from typing import TYPE_CHECKING
@@ -39,11 +40,27 @@ def _warm_policies(vector: np.ndarray) -> None:
         logger.warning("policies not embedded in advance (%s); the first reply will", error)
 
 
+def freeze_loaded() -> None:
+    """Take everything loaded so far out of the garbage collector's sight.
+
+    What a server or worker has loaded by now (Django, the embedding model, the intent
+    index, the tokenizer) lives as long as the process, yet every full collection walks
+    all of it: ~520,000 objects in a warmed worker, a ~300 ms pause of every thread, which
+    at load came about once a minute. Frozen, they are never walked again, and a full
+    collection looks only at what replies allocated since (~30 ms). Garbage made before
+    the call is collected first, so none of it is kept for good; what is frozen and later
+    dropped is still freed by its reference count, only cycles among it would stay.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _warm_up_and_disconnect() -> None:
     from django.db import connection
 
     try:
         warm_up()
+        freeze_loaded()
     finally:
         connection.close()  # this thread's connection: the thread ends here
 

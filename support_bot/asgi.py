@@ -31,7 +31,13 @@ application = ProtocolTypeRouter(
 
 if settings.CELERY_TASK_ALWAYS_EAGER:
     # The embedded default answers in this process: load the embedding model now rather
-    # than on the first shopper's message.
+    # than on the first shopper's message (and then freeze what was loaded).
     from routing.warm import warm_up_in_background
 
     warm_up_in_background()
+else:
+    # A server of the real topology loads no model: what Django and the consumers loaded
+    # on import is what lives as long as the process.
+    from routing.warm import freeze_loaded
+
+    freeze_loaded()

@@ -37,10 +37,11 @@ def _warm_up(**kwargs: object) -> None:
     # the first shopper waits on them.
     from django.db import connection
 
-    from routing.warm import warm_up
+    from routing.warm import freeze_loaded, warm_up
 
     try:
         warm_up()
+        freeze_loaded()
     finally:
         # The warm-up read the policies; this thread runs no task, so it keeps no
         # connection open.
