@@ -1302,8 +1302,8 @@ class BenchRun:
         if args.profile and spec.name == "provider":
             result["profile"] = profile_summaries(Path(args.profile), spec)
         if args.gc_pauses and "wall_start" in marks and "wall_end" in marks:
-            result["gc_full_collections"] = gc_pauses_between(
-                self._gc_log_dir(), marks["wall_start"], marks["wall_end"]
+            result["gc_collections"] = gc_pauses_between(
+                self._gc_log_dir(), marks["wall_start"], marks["wall_end"], result["messages"]
             )
         print_phase(result)
         return result
@@ -1406,19 +1406,30 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 # --- figures ---------------------------------------------------------------------------
 
 
-def gc_pauses_between(log_dir: Path, start: float, end: float) -> dict[str, dict[str, Any]]:
-    """Full garbage collections in the window, per process kind (bench/gc_pauses):
-    how many, the longest pause and all pauses together, in milliseconds."""
-    pauses: dict[str, list[float]] = defaultdict(list)
+def gc_pauses_between(
+    log_dir: Path, start: float, end: float, messages: int
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Garbage collections in the window per process kind and generation
+    (bench/gc_pauses): how many, the longest pause, all pauses together and per message,
+    in milliseconds."""
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for log in log_dir.iterdir():
         for line in log.read_text().splitlines():
-            at, pause_ms, kind = line.split()
+            at, generation, count, total_ms, longest_ms, kind = line.split()
             if start <= float(at) < end:
-                pauses[kind].append(float(pause_ms))
-    return {
-        kind: {"count": len(ms), "max_ms": round(max(ms), 1), "total_ms": round(sum(ms), 1)}
-        for kind, ms in sorted(pauses.items())
-    }
+                entry = sums[kind, "full" if generation == "2" else f"gen{generation}"]
+                entry[0] += int(count)
+                entry[1] += float(total_ms)
+                entry[2] = max(entry[2], float(longest_ms))
+    collections: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for (kind, generation), (count, total, longest) in sorted(sums.items()):
+        collections[kind][generation] = {
+            "count": int(count),
+            "max_ms": round(longest, 2),
+            "total_ms": round(total, 1),
+            "ms_per_message": round(total / messages, 3) if messages else None,
+        }
+    return dict(collections)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -1723,18 +1734,16 @@ def print_phase(result: dict[str, Any]) -> None:
         print(f"     {kind:26} {cpu[kind]:8.2f}  ({cores.get(kind, 0):.0%})")
     print(f"     {'total (without shared)':26} {total:8.2f}")
     print(f"   resident memory (MB): {r['rss_mb']}")
-    if "gc_full_collections" in r:
-        pauses = r["gc_full_collections"]
-        print(
-            "   full garbage collections in the window: "
-            + (
-                ", ".join(
-                    f"{kind} {g['count']} (longest {g['max_ms']:.0f} ms, {g['total_ms']:.0f} ms in all)"
-                    for kind, g in pauses.items()
+    if "gc_collections" in r:
+        print("   garbage collections in the window (count, longest, per message):")
+        for kind, generations in r["gc_collections"].items():
+            print(
+                f"     {kind:10} "
+                + ", ".join(
+                    f"{generation} {g['count']} ({g['max_ms']:.1f} ms, {g['ms_per_message']} ms)"
+                    for generation, g in generations.items()
                 )
-                or "none"
             )
-        )
     print(
         f"   machine: {r['machine_cores_busy']} of {os.cpu_count()} cores busy, "
         f"{r['others_cores_busy']} of them with other people's work"
