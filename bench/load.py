@@ -284,7 +284,7 @@ def _parse_args() -> argparse.Namespace:
     output.add_argument(
         "--gc-pauses",
         action="store_true",
-        help="log the server's and workers' full garbage collections (bench/gc_pauses)",
+        help="log the server's and workers' garbage collections (bench/gc_pauses)",
     )
     output.add_argument(
         "--samples", metavar="FILE", help="append every message's timings (JSON lines)"

@@ -46,7 +46,7 @@ def freeze_loaded() -> None:
     What a server or worker has loaded by now (Django, the embedding model, the intent
     index, the tokenizer) lives as long as the process, yet every full collection walks
     all of it: ~520,000 objects in a warmed worker, a ~300 ms pause of every thread, which
-    at load came about once a minute. Frozen, they are never walked again, and a full
+    at the issue's load came about every 90 s. Frozen, they are never walked again, and a full
     collection looks only at what replies allocated since (~30 ms). Garbage made before
     the call is collected first, so none of it is kept for good; what is frozen and later
     dropped is still freed by its reference count, only cycles among it would stay.

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-_DIR = os.environ.get("BENCH_GC_LOG_DIR")
+_DIR = os.environ.get("BENCH_GC_LOG_DIR", "")
 # sys.argv is not set yet when site imports this file ("-m celery" reads as ["-m"]):
 # the interpreter's own command line is.
 _COMMAND = " ".join(sys.orig_argv)
@@ -29,7 +29,7 @@ _young: dict[int, list[float]] = {0: [0, 0.0, 0.0], 1: [0, 0.0, 0.0]}
 
 
 def _write(lines: list[str]) -> None:
-    with open(os.path.join(_DIR or ".", str(os.getpid())), "a") as log:
+    with open(os.path.join(_DIR, str(os.getpid())), "a") as log:
         log.writelines(lines)
 
 
