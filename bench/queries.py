@@ -170,6 +170,7 @@ def main() -> None:
     from django.db import connection, transaction
 
     from orders.context import order_context_build
+    from orders.selectors import order_list_for_answers
     from orders.tokens import _count, count_tokens
     from support_bot.prompt import prompt_build
     from support_bot.selectors import reply_job_get
@@ -198,6 +199,10 @@ def main() -> None:
                 (
                     "order context, 12 orders (order_context_build)",
                     lambda: order_context_build(customer_id=customer_id, message="my order?"),
+                ),
+                (
+                    "orders for a tier-0 answer (order_list_for_answers)",
+                    lambda: order_list_for_answers(customer_id=customer_id),
                 ),
                 (
                     "store a shopper message (shopper_message_receive)",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Case, Count, F, Value, When, Window
 from django.utils import timezone
 
 from orders.context import (
@@ -21,9 +22,21 @@ from orders.context import (
 from orders.context.naming import mentioned_numbers
 from orders.context.render import render_full_orders
 from orders.models import Customer, Order, OrderLine, Payment, Shipment
-from orders.selectors import order_list_for_context
+from orders.selectors import (
+    _READ_LINE_FIELDS,
+    _READ_ORDER_FIELDS,
+    _READ_PAYMENT_FIELDS,
+    _READ_SHIPMENT_FIELDS,
+    order_list_for_context,
+)
 from orders.tokens import TOKENIZER_NAME
-from tests.factories import OrderFactory, OrderLineFactory, PaymentFactory, ShipmentFactory
+from tests.factories import (
+    CustomerFactory,
+    OrderFactory,
+    OrderLineFactory,
+    PaymentFactory,
+    ShipmentFactory,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -171,6 +184,83 @@ def test_an_old_order_named_by_number_is_loaded_beyond_the_newest(customer: Cust
 
     assert [order["number"] for order in orders] == ["#W5003", "100001"]
     assert total == 5
+
+
+def _through_the_orm(customer_id: int, numbers: list[str], limit: int) -> list[dict[str, Any]]:
+    """What ``order_list_for_context`` read through the ORM before its statements were
+    written out (up to df96a58): the reference for what they must return."""
+    orders = list(
+        Order.objects.filter(customer_id=customer_id)
+        .annotate(
+            order_count=Window(Count("id")),
+            named=Case(When(number__in=numbers, then=Value(1)), default=Value(0)),
+        )
+        .order_by("-named", "-placed_at", "-id")
+        .values(*_READ_ORDER_FIELDS, "order_count", "named")[:limit]
+    )
+    by_id = {order["id"]: order for order in orders}
+    for order in orders:
+        order.update(lines=[], shipments=[], payments=[])
+    for line in (
+        OrderLine.objects.filter(order_id__in=by_id).order_by("id").values(*_READ_LINE_FIELDS)
+    ):
+        by_id[line["order_id"]]["lines"].append(line)
+    shipments = {}
+    for shipment in (
+        Shipment.objects.filter(order_id__in=by_id)
+        .order_by(F("shipped_at").asc(nulls_last=True), "id")
+        .values(*_READ_SHIPMENT_FIELDS)
+    ):
+        shipment["line_ids"] = list(
+            Shipment.lines.through.objects.filter(shipment_id=shipment["id"])
+            .order_by("orderline_id")
+            .values_list("orderline__line_id", flat=True)
+        )
+        shipments[shipment["id"]] = shipment
+        by_id[shipment["order_id"]]["shipments"].append(shipment)
+    for payment in (
+        Payment.objects.filter(order_id__in=by_id)
+        .order_by("created_at", "id")
+        .values(*_READ_PAYMENT_FIELDS)
+    ):
+        by_id[payment["order_id"]]["payments"].append(payment)
+    return orders
+
+
+def _typed(value: Any) -> Any:
+    """A value with its type and, for decimals, its exponent: 19.90 is not 19.9."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, str(value))
+
+
+def test_the_written_out_reads_return_what_the_orm_returned(customer: Customer) -> None:
+    orders = add_orders(customer, 4)
+    # Every kind of value: a parcel not shipped yet (no dates), one delivered, a refund,
+    # options of several kinds, prices with trailing zeros, another customer's orders.
+    waiting = ShipmentFactory.create(
+        order=orders[1], shipped_at=None, estimated_delivery=None, tracking_numbers=[]
+    )
+    waiting.lines.set(orders[1].lines.all()[:1])
+    ShipmentFactory.create(
+        order=orders[2],
+        delivered_at=timezone.now() - timedelta(days=3),
+        tracking_numbers=["1Z999", "1Z998"],
+    )
+    PaymentFactory.create(order=orders[2], kind=Payment.Kind.REFUND, amount=Decimal("10.50"))
+    OrderLineFactory.create(
+        order=orders[3], options={"size": 42, "gift": True, "note": None}, unit_price=Decimal("7")
+    )
+    add_order(CustomerFactory.create(), "#X9000", days_ago=1, products=PRODUCTS)
+
+    for numbers, limit in (([], 100), (["#W5003", "#W5002"], 2), (["100001"], 1)):
+        read, count = order_list_for_context(customer_id=customer.pk, numbers=numbers, limit=limit)
+
+        assert _typed(read) == _typed(_through_the_orm(customer.pk, numbers, limit))
+        assert count == 5
+    assert order_list_for_context(customer_id=CustomerFactory.create().pk) == ([], 0)
 
 
 # The budget
