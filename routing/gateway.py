@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ from routing.limits import (
     rate_take,
 )
 from routing.llm_client import PROMPT_TOKENS_PER_MESSAGE, Completion, ProviderError, client_for
-from routing.models import LLMCall, LLMModel, TierRoute
+from routing.models import LLMCall, LLMModel, Provider, TierRoute
 from routing.services.ledger import Prices, llm_call_record
 
 logger = logging.getLogger(__name__)
@@ -67,16 +68,60 @@ def prompt_tokens(messages: list[dict[str, str]]) -> int:
 
 def candidates(tier: int) -> Iterator[tuple[int, LLMModel]]:
     """(tier, model) in the order to try them: the tier's chain, then the tiers above."""
-    routes = (
-        TierRoute.objects.filter(tier__gte=tier, model__enabled=True, model__provider__enabled=True)
+    seen: set[int] = set()
+    for route_tier, model in _routes(tier):
+        if model.pk not in seen and model.provider.has_key:
+            seen.add(model.pk)
+            yield route_tier, model
+
+
+def _route_columns() -> str:
+    tables = (("route", TierRoute), ("model", LLMModel), ("provider", Provider))
+    return ", ".join(
+        f"{alias}.{field.column}"
+        for alias, model in tables
+        for field in model._meta.concrete_fields
+    )
+
+
+# The routing table is read before every LLM reply and every tier-0 answer, and changes
+# only when someone edits it. Building its model instances through the ORM took ~2 ms;
+# each process keeps the instances it built with the raw rows they came from, reads the
+# rows (every column of the three tables) each time, and builds again only when they
+# differ. Only column names are interpolated.
+_ROUTES_SQL = (
+    f"SELECT {_route_columns()} FROM {TierRoute._meta.db_table} route"  # noqa: S608
+    f" JOIN {LLMModel._meta.db_table} model ON model.id = route.model_id"
+    f" JOIN {Provider._meta.db_table} provider ON provider.id = model.provider_id"
+    " WHERE route.tier >= %s AND model.enabled AND provider.enabled"
+    " ORDER BY route.tier, route.priority, route.id"
+)
+_built_routes: dict[
+    tuple[str, int], tuple[list[tuple[object, ...]], list[tuple[int, LLMModel]]]
+] = {}
+
+
+def _routes(tier: int) -> list[tuple[int, LLMModel]]:
+    """(tier, model) of every enabled route from ``tier`` up, in order. The instances are
+    shared by the process's threads: read them, never change them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ROUTES_SQL, [tier])
+        rows = cursor.fetchall()
+    key = (connection.alias, tier)
+    known = _built_routes.get(key)
+    if known is not None and known[0] == rows:
+        return known[1]
+    # The rows were read first: a change landing in between makes the next call build again.
+    routes = [
+        (route.tier, route.model)
+        for route in TierRoute.objects.filter(
+            tier__gte=tier, model__enabled=True, model__provider__enabled=True
+        )
         .select_related("model__provider")
         .order_by("tier", "priority", "id")
-    )
-    seen: set[int] = set()
-    for route in routes:
-        if route.model_id not in seen and route.model.provider.has_key:
-            seen.add(route.model_id)
-            yield route.tier, route.model
+    ]
+    _built_routes[key] = (rows, routes)
+    return routes
 
 
 def cheaper_candidates(tier: int, than: Decimal) -> Iterator[tuple[int, LLMModel]]:

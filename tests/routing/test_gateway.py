@@ -194,6 +194,24 @@ def test_a_model_without_its_key_is_not_used(chain: Any, fakes: Any) -> None:
     assert fakes[0].stats()["requests"] == 0
 
 
+def test_an_edit_to_the_routing_table_counts_from_the_next_call(chain: Any, fakes: Any) -> None:
+    """Each process keeps the routing table's instances between calls: an edit, even a
+    bulk update() that sends no signal, must still be what the next call uses."""
+    assert ask().model == chain[0]
+
+    LLMModel.objects.filter(pk=chain[0].pk).update(output_price_per_mtok=Decimal("5.00"))
+    assert ask().model.output_price_per_mtok == Decimal("5.00")
+    assert LLMCall.objects.latest("id").output_price_per_mtok == Decimal("5.00")
+
+    Provider.objects.filter(name="Primary").update(enabled=False)
+    assert ask().model == chain[1]
+    TierRoute.objects.filter(model=chain[1]).update(priority=0)
+    Provider.objects.filter(name="Primary").update(enabled=True)
+    assert ask().model == chain[1], "the backup now comes first"
+    TierRoute.objects.filter(model=chain[1]).delete()
+    assert ask().model == chain[0]
+
+
 def test_an_exhausted_budget_uses_a_cheaper_tier_or_gives_up_cleanly(
     chain: Any, fakes: Any, settings: Any
 ) -> None:
