@@ -172,9 +172,11 @@ def main() -> None:
     from orders.context import order_context_build
     from orders.selectors import order_list_for_answers
     from orders.tokens import _count, count_tokens
+    from support_bot.models import Message
     from support_bot.prompt import prompt_build
     from support_bot.selectors import reply_job_get
     from support_bot.services.handoff import shopper_message_receive
+    from support_bot.services.messages import reply_claim, reply_finish
 
     class Rollback(Exception):
         pass
@@ -185,6 +187,13 @@ def main() -> None:
             job = reply_job_get(reply_id=reply_id)
             prompt = prompt_build(job=job, shop_name="Bench", orders_text=None)
             prompt_text = "\n".join(message["content"] for message in prompt)
+
+            def claim_and_finish() -> None:
+                Message.objects.filter(pk=reply_id).update(status=Message.Status.QUEUED)
+                assert reply_claim(reply_id=reply_id)
+                assert reply_finish(
+                    reply_id=reply_id, text="It shipped.", conversation_id=conversation_id
+                )
 
             def count_whole() -> None:
                 _count.cache_clear()
@@ -204,6 +213,7 @@ def main() -> None:
                     "orders for a tier-0 answer (order_list_for_answers)",
                     lambda: order_list_for_answers(customer_id=customer_id),
                 ),
+                ("claim and finish a reply (reply_claim, reply_finish)", claim_and_finish),
                 (
                     "store a shopper message (shopper_message_receive)",
                     lambda: shopper_message_receive(

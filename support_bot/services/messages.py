@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from support_bot.models import Conversation, Message
@@ -80,10 +80,29 @@ def _already(message: Message) -> Received:
     )
 
 
-def _claimable(now: datetime) -> Q:
-    return Q(status=Message.Status.QUEUED) | Q(
-        status=Message.Status.GENERATING, heartbeat_at__lt=now - REPLY_LEASE
-    )
+# Claiming and finishing a reply, written out: they run around every reply, and through
+# the ORM building and compiling them took more than running them (``bench/queries.py``).
+_CLAIM_SQL = (
+    "UPDATE support_bot_message SET status = %s, started_at = %s, heartbeat_at = %s,"
+    " first_token_at = NULL, attempts = attempts + 1, text = ''"
+    " WHERE id = %s AND role = %s AND (status = %s OR (status = %s AND heartbeat_at < %s))"
+)
+_FINISH_SQL = (
+    "UPDATE support_bot_message SET status = %s, text = %s, finished_at = %s, error_code = '',"
+    # A ready answer (tier 0, the cache) is not marked as it streams: its first token
+    # went out just now.
+    " first_token_at = COALESCE(first_token_at, %s)"
+    " WHERE id = %s AND status = %s"
+)
+_HANDED_OFF_SQL = (
+    "UPDATE support_bot_message SET status = %s, error_code = %s, finished_at = %s"
+    " WHERE id = %s AND status = %s"
+)
+
+
+def _when(moment: datetime) -> Any:
+    """A datetime as the database takes it (SQLite: text in UTC), as the ORM sends it."""
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def reply_claim(*, reply_id: int) -> bool:
@@ -93,19 +112,22 @@ def reply_claim(*, reply_id: int) -> bool:
     what makes ``acks_late`` redelivery safe.
     """
     now = timezone.now()
-    claimed = (
-        Message.objects.filter(pk=reply_id, role=Message.Role.BOT)
-        .filter(_claimable(now))
-        .update(
-            status=Message.Status.GENERATING,
-            started_at=now,
-            heartbeat_at=now,
-            first_token_at=None,
-            attempts=F("attempts") + 1,
-            text="",
+    generating = Message.Status.GENERATING.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            [
+                generating,
+                _when(now),
+                _when(now),
+                reply_id,
+                Message.Role.BOT.value,
+                Message.Status.QUEUED.value,
+                generating,
+                _when(now - REPLY_LEASE),
+            ],
         )
-    )
-    return claimed == 1
+        return cursor.rowcount == 1
 
 
 def reply_heartbeat(*, reply_id: int, first_token: bool = False) -> bool:
@@ -137,27 +159,25 @@ def reply_finish(*, reply_id: int, text: str, conversation_id: int | None = None
         )
     if conversation_id is None:
         return False
-    state = (
-        Conversation.objects.select_for_update()
-        .filter(pk=conversation_id)
-        .values_list("state", flat=True)
-        .first()
-    )
-    now = timezone.now()
-    open_reply = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING)
-    if state in HELD_BY_A_PERSON:
-        open_reply.update(status=Message.Status.FAILED, error_code="handed_off", finished_at=now)
-        return False
-    updated = open_reply.update(
-        status=Message.Status.DONE,
-        text=text,
-        finished_at=now,
-        error_code="",
-        # A ready answer (tier 0, the cache) is not marked as it streams: its first
-        # token went out just now.
-        first_token_at=Coalesce("first_token_at", Value(now)),
-    )
-    return updated == 1
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    now = _when(timezone.now())
+    generating = Message.Status.GENERATING.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT state FROM support_bot_conversation WHERE id = %s{lock}",  # noqa: S608
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+        if row is not None and row[0] in HELD_BY_A_PERSON:
+            cursor.execute(
+                _HANDED_OFF_SQL,
+                [Message.Status.FAILED.value, "handed_off", now, reply_id, generating],
+            )
+            return False
+        cursor.execute(
+            _FINISH_SQL, [Message.Status.DONE.value, text, now, now, reply_id, generating]
+        )
+        return cursor.rowcount == 1
 
 
 def reply_release(*, reply_id: int) -> bool:
