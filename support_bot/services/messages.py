@@ -112,14 +112,15 @@ def reply_claim(*, reply_id: int) -> bool:
     what makes ``acks_late`` redelivery safe.
     """
     now = timezone.now()
+    at = _when(now)
     generating = Message.Status.GENERATING.value
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL,
             [
                 generating,
-                _when(now),
-                _when(now),
+                at,
+                at,
                 reply_id,
                 Message.Role.BOT.value,
                 Message.Status.QUEUED.value,
