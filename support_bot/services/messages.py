@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -52,25 +52,49 @@ def message_store(
     """Store a new shopper message (and queue the bot's reply) in a conversation whose
     row the caller has locked; a message whose client_id is stored already is a resend,
     and what became of the first one is returned (``created`` False)."""
-    try:
-        with transaction.atomic():
-            shopper = Message.objects.create(
-                conversation=conversation, role=Message.Role.SHOPPER, text=text, client_id=client_id
-            )
-    except IntegrityError:
+    # Written out, as the claim below: this runs for every message, on the one thread
+    # that stores every websocket's messages.
+    with connection.cursor() as cursor:
         # A resend (the widget reconnected before its ack came), or the same frame from
-        # two tabs at once: the unique constraint tells, without a look on every message.
-        return _already(Message.objects.get(conversation=conversation, client_id=client_id))
-    reply_id = None
-    if queue_reply and conversation.state == Conversation.State.BOT:
-        reply_id = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.BOT,
-            status=Message.Status.QUEUED,
-            reply_to=shopper,
-        ).pk
-    conversation.save(update_fields=["updated_at"])
-    return Received(shopper_message_id=shopper.pk, reply_id=reply_id, created=True)
+        # two tabs at once: the unique constraint tells, without a look on every message
+        # and without a savepoint.
+        cursor.execute(
+            _STORE_SQL + " ON CONFLICT DO NOTHING RETURNING id",
+            [
+                conversation.pk,
+                Message.Role.SHOPPER,
+                Message.Status.DONE,
+                text,
+                _CLIENT_ID.get_db_prep_value(client_id, connection),
+                None,
+                _when(timezone.now()),
+            ],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return _already(Message.objects.get(conversation=conversation, client_id=client_id))
+        shopper_id = row[0]
+        reply_id = None
+        if queue_reply and conversation.state == Conversation.State.BOT:
+            cursor.execute(
+                _STORE_SQL + " RETURNING id",
+                [
+                    conversation.pk,
+                    Message.Role.BOT,
+                    Message.Status.QUEUED,
+                    "",
+                    None,
+                    shopper_id,
+                    _when(timezone.now()),
+                ],
+            )
+            reply_id = cursor.fetchone()[0]
+        conversation.updated_at = timezone.now()
+        cursor.execute(
+            "UPDATE support_bot_conversation SET updated_at = %s WHERE id = %s",
+            [_when(conversation.updated_at), conversation.pk],
+        )
+    return Received(shopper_message_id=shopper_id, reply_id=reply_id, created=True)
 
 
 def _already(message: Message) -> Received:
@@ -78,6 +102,13 @@ def _already(message: Message) -> Received:
     return Received(
         shopper_message_id=message.pk, reply_id=reply.pk if reply else None, created=False
     )
+
+
+_STORE_SQL = (
+    "INSERT INTO support_bot_message (conversation_id, role, status, text, client_id,"
+    " reply_to_id, created_at, error_code, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, '', 0)"
+)
+_CLIENT_ID = Message._meta.get_field("client_id")
 
 
 # Claiming and finishing a reply, written out: they run around every reply, and through

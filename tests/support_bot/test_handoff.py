@@ -54,7 +54,13 @@ from support_bot.services.handoff import (
     shopper_message_receive,
     wants_a_person,
 )
-from support_bot.services.messages import reply_claim, reply_finish, reply_heartbeat
+from support_bot.services.handoff.errors import ConversationNotFound
+from support_bot.services.messages import (
+    Received,
+    reply_claim,
+    reply_finish,
+    reply_heartbeat,
+)
 from tests.conftest import SUPPORT_AGENTS
 from tests.factories import CustomerFactory, OrderFactory
 
@@ -496,6 +502,49 @@ def test_a_resolved_conversation_reopens_for_the_bot(conversation: Conversation)
         None,
     )
     assert actions(conversation) == ["resolved", "reopened"]
+
+
+def test_a_message_is_stored_with_its_reply_queued_behind_it(conversation: Conversation) -> None:
+    before, stored = timezone.now(), conversation.messages.count()
+    asked = uuid.uuid4()
+    result = shopper_message_receive(
+        conversation_id=conversation.pk, text="Where is my parcel?", client_id=asked
+    )
+    assert result.received.created and result.received.reply_id is not None
+    shopper = Message.objects.get(pk=result.received.shopper_message_id)
+    reply = Message.objects.get(pk=result.received.reply_id)
+    assert (shopper.role, shopper.status, shopper.text, shopper.client_id) == (
+        "shopper",
+        "done",
+        "Where is my parcel?",
+        asked,
+    )
+    assert (reply.role, reply.status, reply.text, reply.reply_to_id, reply.attempts) == (
+        "bot",
+        "queued",
+        "",
+        shopper.pk,
+        0,
+    )
+    assert before <= shopper.created_at <= reply.created_at <= timezone.now()
+    assert list(conversation.messages.values_list("pk", flat=True))[stored:] == [
+        shopper.pk,
+        reply.pk,
+    ]
+    conversation.refresh_from_db()
+    assert conversation.updated_at >= reply.created_at
+    # The same frame again is known by its client_id: nothing new is stored or queued.
+    again = shopper_message_receive(
+        conversation_id=conversation.pk, text="Where is my parcel?", client_id=asked
+    )
+    assert again.received == Received(shopper.pk, reply.pk, created=False)
+    assert conversation.messages.count() == stored + 2
+
+
+def test_a_message_into_no_conversation_is_refused_and_stores_nothing() -> None:
+    with pytest.raises(ConversationNotFound):
+        shopper_message_receive(conversation_id=987654321, text="Hello?", client_id=uuid.uuid4())
+    assert not Message.objects.exists()
 
 
 def test_writing_into_a_resolved_conversation_reopens_it(conversation: Conversation) -> None:

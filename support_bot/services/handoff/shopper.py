@@ -16,7 +16,12 @@ from routing.decisions import asks_for_person
 from support_bot.models import (
     Message,
 )
-from support_bot.services.handoff.common import ASKED_FOR_PERSON, State, _after_commit, _lock
+from support_bot.services.handoff.common import (
+    ASKED_FOR_PERSON,
+    State,
+    _after_commit,
+    _lock_for_message,
+)
 from support_bot.services.handoff.transitions import (
     EscalationResult,
     _reopen,
@@ -74,7 +79,7 @@ def shopper_message_receive(
     """
     # One lock, and no look for a resend: this runs for every message a shopper sends, and
     # ``message_store`` knows a resend by its client_id (the unique constraint).
-    conversation = _lock(conversation_id)
+    conversation = _lock_for_message(conversation_id)
     if conversation.state == State.RESOLVED:
         # Here a resend must be known before it reopens the conversation.
         resent = message_received_before(conversation=conversation, client_id=client_id)
