@@ -114,6 +114,17 @@ else:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "DATABASE_PREPARED_STATEMENTS", True
+    ):
+        # Statements the app runs for every message (the same few dozen) are parsed and
+        # planned by PostgreSQL once per connection, not once per call: about a quarter of
+        # its CPU per message (docs/scaling.md). Needs the parameters bound by the server.
+        # Off behind a pooler that cannot keep prepared statements (PgBouncer in
+        # transaction mode before 1.21, or without max_prepared_statements).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=2
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -132,3 +132,37 @@ def test_bad_settings_fail_loudly_naming_the_variable(
     result = load_settings(SUPPORT_BOT_VAR_DIR=str(tmp_path), **env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+PREPARED = (
+    "import django; django.setup()\n"
+    "from django.db import connection\n"
+    "from support_bot.models import Message\n"
+    "for _ in range(3): list(Message.objects.filter(pk=0))\n"
+    "with connection.cursor() as cursor:\n"
+    "    cursor.execute('SELECT statement FROM pg_prepared_statements')\n"
+    "    print(sum('support_bot_message' in row[0] for row in cursor.fetchall()))\n"
+)
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="PostgreSQL's prepared statements")
+@pytest.mark.parametrize(("setting", "prepared"), [(None, 1), ("0", 0)])
+def test_postgresql_prepares_repeated_statements_unless_told_not_to(
+    setting: str | None, prepared: int
+) -> None:
+    """On by default (PostgreSQL parses and plans a repeated statement once per
+    connection); off for a pooler that cannot keep prepared statements."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_PREPARED_STATEMENTS"}
+    if setting is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = setting
+    env["DJANGO_SETTINGS_MODULE"] = "support_bot.settings"
+    done = subprocess.run(
+        [sys.executable, "-c", PREPARED],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) == prepared
