@@ -100,6 +100,21 @@ def routing_defaults(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, whose drop at the end must not fail because a
+    thread of the suite (a consumer's database thread) still holds a session on it."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    connection.close()
+
+
+@pytest.fixture(scope="session")
 def warm_models(django_db_setup: Any, django_db_blocker: Any) -> None:
     """Load the embedding model and the intent vectors once for the whole session."""
     from routing.warm import warm_up
