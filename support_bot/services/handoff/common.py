@@ -45,15 +45,24 @@ def _lock(conversation_id: int) -> Conversation:
         raise ConversationNotFound("There is no such conversation.") from None
 
 
-# What a shopper message reads of its conversation; the other fields load when used.
-_MESSAGE_FIELDS = ("id", "public_id", "state", "contact_email")
+# What a shopper message reads of its conversation, in the model's field order (as
+# ``from_db`` takes them); the other fields load when used. Built once.
+_MESSAGE_FIELDS = [
+    field.attname
+    for field in Conversation._meta.concrete_fields
+    if field.attname in {"id", "public_id", "state", "contact_email"}
+]
+_MESSAGE_LOCK_SQL = (
+    f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM support_bot_conversation WHERE id = %s"  # noqa: S608
+)
+_PUBLIC_ID = _MESSAGE_FIELDS.index("public_id")
 
 
 def _lock_for_message(conversation_id: int) -> Conversation:
     """``_lock`` for the one write every shopper message makes: the same row lock, written
     out and reading four columns (through the ORM, building and compiling the query took
     longer than running it, on the one thread that stores every websocket's messages)."""
-    sql = "SELECT id, public_id, state, contact_email FROM support_bot_conversation WHERE id = %s"
+    sql = _MESSAGE_LOCK_SQL
     if connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     with connection.cursor() as cursor:
@@ -61,10 +70,9 @@ def _lock_for_message(conversation_id: int) -> Conversation:
         row = cursor.fetchone()
     if row is None:
         raise ConversationNotFound("There is no such conversation.")
-    loaded = dict(zip(_MESSAGE_FIELDS, row, strict=True))
-    loaded["public_id"] = Conversation._meta.get_field("public_id").to_python(loaded["public_id"])
-    fields = [f.attname for f in Conversation._meta.concrete_fields if f.attname in loaded]
-    return Conversation.from_db(connection.alias, fields, [loaded[name] for name in fields])
+    values = list(row)
+    values[_PUBLIC_ID] = Conversation._meta.get_field("public_id").to_python(values[_PUBLIC_ID])
+    return Conversation.from_db(connection.alias, _MESSAGE_FIELDS, values)
 
 
 def _require_state(conversation: Conversation, action: str, *allowed: str) -> None:
