@@ -104,6 +104,10 @@ if DATABASE_URL is None:
             "NAME": VAR_DIR / "db.sqlite3",
             # Channels and the in-process task runner write from several threads.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # The test database is a file too: an in-memory one (shared cache) fails a
+            # second thread's read or write at once ("table is locked") where the app's
+            # file waits for the lock, so tests would not run the app's way.
+            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         }
     }
 else:

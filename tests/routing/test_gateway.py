@@ -271,10 +271,6 @@ def test_concurrent_reservations_never_overspend_by_more_than_one_worst_case(
     assert len(granted) * spent <= settings.DAILY_BUDGET_USD + worst
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL"),
-    reason="the embedded test database (in-memory SQLite) locks tables under concurrent writers",
-)
 def test_concurrent_calls_never_overspend_by_more_than_one_worst_case(
     chain: Any, fakes: Any, settings: Any
 ) -> None:

@@ -39,7 +39,6 @@ from support_bot.models import Message
 from support_bot.services.conversations import conversation_open
 from support_bot.services.messages import message_receive
 from support_bot.services.replies import reply_generate
-from tests.conftest import TOPOLOGY
 from tests.factories import PolicyFactory
 from tests.support_bot.test_reply_streaming import ask, deltas, frames_until_done, open_chat
 
@@ -271,10 +270,6 @@ async def test_answers_in_a_conversation_handed_to_a_person_are_uncached(
 # --- single flight ------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not TOPOLOGY,
-    reason="the embedded test database (in-memory SQLite) locks tables under concurrent writers",
-)
 async def test_identical_questions_at_once_make_one_provider_call(
     reply_workers: FakeProviderServer,
 ) -> None:
