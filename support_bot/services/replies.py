@@ -235,15 +235,18 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
         return False
     stream = _Stream(job, beats=False)
     stream.whole(answer.text)
-    llm_call_record(
-        tier=0,
-        outcome=LLMCall.Outcome.TIER0,
-        conversation_id=job.conversation_id,
-        message_id=job.reply_id,
-        avoided_cost_usd=_tier1_cost_estimate(job, decision),
-        total_ms=int((time.monotonic() - started) * 1000),
-    )
-    _finish(job, answer.text)
+    total_ms = int((time.monotonic() - started) * 1000)
+    # The shopper has the answer first; its ledger row (with the estimate of what tier 1
+    # would have cost, most of this path's work) follows.
+    if _finish(job, answer.text):
+        llm_call_record(
+            tier=0,
+            outcome=LLMCall.Outcome.TIER0,
+            conversation_id=job.conversation_id,
+            message_id=job.reply_id,
+            avoided_cost_usd=_tier1_cost_estimate(job, decision),
+            total_ms=total_ms,
+        )
     return True
 
 
@@ -304,15 +307,17 @@ def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
     started = time.monotonic()
     stream = _Stream(job, beats=False)
     stream.whole(hit.text)
-    llm_call_record(
-        tier=hit.tier,
-        outcome=LLMCall.Outcome.CACHE_HIT,
-        conversation_id=job.conversation_id,
-        message_id=job.reply_id,
-        avoided_cost_usd=hit.cost_usd,
-        total_ms=int((time.monotonic() - started) * 1000),
-    )
+    total_ms = int((time.monotonic() - started) * 1000)
     if _finish(job, hit.text):
+        # After the answer, as for tier 0: the shopper does not wait for the books.
+        llm_call_record(
+            tier=hit.tier,
+            outcome=LLMCall.Outcome.CACHE_HIT,
+            conversation_id=job.conversation_id,
+            message_id=job.reply_id,
+            avoided_cost_usd=hit.cost_usd,
+            total_ms=total_ms,
+        )
         cache_served(conversation_id=job.conversation_id, entry_id=hit.entry_id)
 
 

@@ -70,10 +70,15 @@ async def ask_once(text: str, customer: Customer | None = None) -> list[dict[str
 
 
 async def outcome(frames: list[dict[str, Any]]) -> str:
+    """The reply's ledger outcomes. A cache hit is booked just after its ``done`` goes
+    out, so on the real topology its row may be a moment behind."""
     rows = LLMCall.objects.filter(message_id=frames[-1]["message_id"]).values_list(
         "outcome", flat=True
     )
-    return ",".join([row async for row in rows])
+    deadline = time.monotonic() + 10
+    while not (found := [row async for row in rows]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return ",".join(found)
 
 
 def query_for(text: str, customer: Customer | None = None) -> CacheQuery:
@@ -167,7 +172,8 @@ def test_an_answer_written_after_earlier_turns_is_not_shared(
         assert reply_id is not None
         reply_generate(reply_id=reply_id)  # or a worker process already took it
         deadline = time.monotonic() + 20
-        while Message.objects.get(pk=reply_id).status != "done":
+        booked = LLMCall.objects.filter(message_id=reply_id)
+        while Message.objects.get(pk=reply_id).status != "done" or not booked.exists():
             assert time.monotonic() < deadline, f"no reply to {text!r}"
             time.sleep(0.05)
         return ",".join(
