@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
+from tests.conftest import topology_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -148,14 +150,14 @@ PREPARED = (
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="PostgreSQL's prepared statements")
 @pytest.mark.parametrize(("setting", "prepared"), [(None, 1), ("0", 0)])
 def test_postgresql_prepares_repeated_statements_unless_told_not_to(
-    setting: str | None, prepared: int
+    setting: str | None, prepared: int, db: None
 ) -> None:
     """On by default (PostgreSQL parses and plans a repeated statement once per
     connection); off for a pooler that cannot keep prepared statements."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_PREPARED_STATEMENTS"}
+    # The test database, whose tables exist whatever state DATABASE_URL's is in.
+    env = {k: v for k, v in topology_env().items() if k != "DATABASE_PREPARED_STATEMENTS"}
     if setting is not None:
         env["DATABASE_PREPARED_STATEMENTS"] = setting
-    env["DJANGO_SETTINGS_MODULE"] = "support_bot.settings"
     done = subprocess.run(
         [sys.executable, "-c", PREPARED],
         env=env,
