@@ -125,6 +125,11 @@ _FINISH_SQL = (
     " first_token_at = COALESCE(first_token_at, %s)"
     " WHERE id = %s AND status = %s"
 )
+_HEARTBEAT_SQL = "UPDATE support_bot_message SET heartbeat_at = %s WHERE id = %s AND status = %s"
+_FIRST_TOKEN_SQL = (
+    "UPDATE support_bot_message SET heartbeat_at = %s, first_token_at = %s"
+    " WHERE id = %s AND status = %s"
+)
 _HANDED_OFF_SQL = (
     "UPDATE support_bot_message SET status = %s, error_code = %s, finished_at = %s"
     " WHERE id = %s AND status = %s"
@@ -163,13 +168,20 @@ def reply_claim(*, reply_id: int) -> bool:
 
 
 def reply_heartbeat(*, reply_id: int, first_token: bool = False) -> bool:
-    """Keep the claim alive; False when the reply is no longer ours to write."""
-    now = timezone.now()
-    fields: dict[str, object] = {"heartbeat_at": now}
-    if first_token:
-        fields["first_token_at"] = now
-    updated = Message.objects.filter(pk=reply_id, status=Message.Status.GENERATING).update(**fields)
-    return updated == 1
+    """Keep the claim alive; False when the reply is no longer ours to write.
+
+    Written out like the claim: it runs on every live reply's first token.
+    """
+    at = _when(timezone.now())
+    generating = Message.Status.GENERATING.value
+    sql, params = (
+        (_FIRST_TOKEN_SQL, [at, at, reply_id, generating])
+        if first_token
+        else (_HEARTBEAT_SQL, [at, reply_id, generating])
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 # A person holds (or is about to hold) the conversation: no bot reply may land.

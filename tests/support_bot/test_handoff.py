@@ -612,6 +612,31 @@ def test_every_step_of_a_handoff_is_in_the_audit_trail(
     ]
 
 
+def test_a_claimed_reply_marks_its_first_token_and_stays_alive(
+    conversation: Conversation,
+) -> None:
+    reply = Message.objects.create(conversation=conversation, role="bot", status="queued")
+    assert reply_claim(reply_id=reply.pk)
+    reply.refresh_from_db()
+    claimed_beat = reply.heartbeat_at
+    assert reply.first_token_at is None and claimed_beat is not None
+
+    assert reply_heartbeat(reply_id=reply.pk, first_token=True)
+    reply.refresh_from_db()
+    first = reply.first_token_at
+    assert first is not None and first.tzinfo is not None and first >= claimed_beat
+    assert reply.heartbeat_at == first
+
+    assert reply_heartbeat(reply_id=reply.pk)  # later beats leave the first token alone
+    reply.refresh_from_db()
+    assert reply.first_token_at == first and reply.heartbeat_at >= first
+
+    assert reply_finish(reply_id=reply.pk, text="Done.")
+    assert not reply_heartbeat(reply_id=reply.pk)  # finished: no longer anyone's to write
+    reply.refresh_from_db()
+    assert (reply.status, reply.first_token_at) == ("done", first)
+
+
 # --- the reply writer while a person holds the conversation --------------------------------
 
 
