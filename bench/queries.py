@@ -172,11 +172,12 @@ def main() -> None:
     from orders.context import order_context_build
     from orders.selectors import order_list_for_answers
     from orders.tokens import _count, count_tokens
+    from routing.policies import policy_versions
     from support_bot.models import Message
     from support_bot.prompt import prompt_build
     from support_bot.selectors import reply_job_get
     from support_bot.services.handoff import shopper_message_receive
-    from support_bot.services.messages import reply_claim, reply_finish
+    from support_bot.services.messages import reply_claim, reply_finish, reply_heartbeat
 
     class Rollback(Exception):
         pass
@@ -194,6 +195,9 @@ def main() -> None:
                 assert reply_finish(
                     reply_id=reply_id, text="It shipped.", conversation_id=conversation_id
                 )
+
+            def first_token_mark() -> None:
+                assert reply_heartbeat(reply_id=reply_id, first_token=True)
 
             def count_whole() -> None:
                 _count.cache_clear()
@@ -213,6 +217,8 @@ def main() -> None:
                     "orders for a tier-0 answer (order_list_for_answers)",
                     lambda: order_list_for_answers(customer_id=customer_id),
                 ),
+                ("policy versions (policy_versions)", policy_versions),
+                ("a live reply's first token marked (reply_heartbeat)", first_token_mark),
                 ("claim and finish a reply (reply_claim, reply_finish)", claim_and_finish),
                 (
                     "store a shopper message (shopper_message_receive)",
@@ -226,6 +232,7 @@ def main() -> None:
                 ),
                 ("count a prompt's tokens, nothing counted before", count_whole),
             ]
+            Message.objects.filter(pk=reply_id).update(status=Message.Status.GENERATING)
             print(f"{connection.vendor}, {args.calls} calls each, ms per call\n")
             print("| step | median | p95 |\n|---|---|---|")
             for name, step in steps:
