@@ -26,9 +26,14 @@ def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     }
     clean.update(env, DJANGO_SETTINGS_MODULE="support_bot.settings")
     code = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.DEBUG)"
+    return run_python(code, clean)
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter with exactly this environment."""
     return subprocess.run(
         [sys.executable, "-c", code],
-        env=clean,
+        env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -158,13 +163,6 @@ def test_postgresql_prepares_repeated_statements_unless_told_not_to(
     env = {k: v for k, v in topology_env().items() if k != "DATABASE_PREPARED_STATEMENTS"}
     if setting is not None:
         env["DATABASE_PREPARED_STATEMENTS"] = setting
-    done = subprocess.run(
-        [sys.executable, "-c", PREPARED],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python(PREPARED, env)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) == prepared
