@@ -40,7 +40,13 @@ from support_bot.services.conversations import conversation_open
 from support_bot.services.messages import message_receive
 from support_bot.services.replies import reply_generate
 from tests.factories import PolicyFactory
-from tests.support_bot.test_reply_streaming import ask, deltas, frames_until_done, open_chat
+from tests.support_bot.test_reply_streaming import (
+    ask,
+    deltas,
+    frames_until_done,
+    ledger_row,
+    open_chat,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -72,13 +78,10 @@ async def ask_once(text: str, customer: Customer | None = None) -> list[dict[str
 async def outcome(frames: list[dict[str, Any]]) -> str:
     """The reply's ledger outcomes. A cache hit is booked just after its ``done`` goes
     out, so on the real topology its row may be a moment behind."""
-    rows = LLMCall.objects.filter(message_id=frames[-1]["message_id"]).values_list(
-        "outcome", flat=True
-    )
-    deadline = time.monotonic() + 10
-    while not (found := [row async for row in rows]) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    return ",".join(found)
+    message_id = frames[-1]["message_id"]
+    await ledger_row(message_id)
+    rows = LLMCall.objects.filter(message_id=message_id).values_list("outcome", flat=True)
+    return ",".join([row async for row in rows])
 
 
 def query_for(text: str, customer: Customer | None = None) -> CacheQuery:
