@@ -34,7 +34,7 @@ REPEAT_SIMILARITY = 0.9
 # project: the chat hands off on it the moment the message arrives (support_bot's
 # handoff), and routing names it among a decision's reasons.
 _PERSON = re.compile(
-    r"\b(humans?|human being|(real|actual|live) (person|people|agent|human|chat|support)|"
+    r"\b(humans?|human being|(real|actual|live)[ -](person|people|agent|human|chat|support)|"
     r"(an?|the|live|human|real|support|service|your) (agent|representative|rep|operator|supervisor|manager|executive)s?|"
     r"representative|operator|support staff|"
     r"not (a|the|this) (bot|robot|machine)|"
@@ -42,13 +42,22 @@ _PERSON = re.compile(
     r"contact(ing)? (an? )?(someone|somebody|person|assistant|human)|"
     r"mitarbeiter\w*|kundenberater\w*|sachbearbeiter\w*|"
     r"(echte[nmr]?|richtige[nmr]?) person|(einem|einen|echten|richtigen) menschen?|"
-    r"mensch(en)? (bitte|sprechen)|mit jemandem (sprechen|reden))\b",
+    r"mensch(en)? (bitte|sprechen)|mit jemandem (sprechen|reden)|"
+    # "ich will eine Person", not "ein Zelt für eine Person"
+    r"(will|möchte|moechte|brauche|hätte gerne?|haette gerne?)\s+(\w+\s+){0,2}"
+    r"(eine[nm]?|einer)\s+(echte[nmr]?\s+|richtige[nmr]?\s+)?(person|menschen)|"
+    r"(keine?n?|nicht mit (einem|dem|der)) (chat)?(bot|roboter|maschine|computer|ki)|"
+    r"live[ -](agent|mitarbeiter\w*|person|support))\b",
     re.IGNORECASE,
 )
 _LEGAL = re.compile(
     r"\b(chargeback|charge ?back|lawyer|attorney|solicitor|sue|suing|lawsuit|court|legal action|"
     r"consumer protection|small claims|ombudsman|trading standards|"
-    r"anwalt|anwältin|rechtsanwalt|klage|verklagen|verbraucherzentrale|rückbuchung)\b",
+    r"anwalt|anwältin|rechtsanwalt|klage|verklagen|verbraucherzentrale|rückbuchung|"
+    r"rechtliche\w* schritte|rechtsweg|vor gericht|gerichtlich\w*|strafanzeige|polizei|"
+    r"anzeige (erstatten|erstatte|machen|gegen)|(zeige|zeigen) (euch|sie|dich|ihren laden) (\w+ ){0,3}an|"
+    r"käuferschutz\w*|kaeuferschutz\w*|zurück ?buchen|zurueck ?buchen|zurückbuchung|"
+    r"inkasso|rücklastschrift|lastschrift (\w+ ){0,2}(zurück\w*|widerruf\w*)|schlichtungsstelle)\b",
     re.IGNORECASE,
 )
 # Insults aimed at people. Plain swearing ("where's my fucking parcel") is frustration,
@@ -56,14 +65,20 @@ _LEGAL = re.compile(
 _ABUSE = re.compile(
     r"\b(fuck (you|off|u)|screw you|you('re| are)? (an? )?(fucking )?(idiots?|morons?|stupid|useless|incompetent|clowns?)|"
     r"idiots|morons|asshole|bastards?|bitch|dumbass|stupid bot|"
-    r"arschloch|idioten|leck mich|du idiot|ihr idioten)\b",
+    r"arschloch|idioten|leck mich|du idiot|ihr idioten|vollidiot\w*|trottel|deppen|penner|"
+    r"wichser|unfähige[rn]? (haufen|bande|verein|idioten)|(blöde[rsn]?|dumme[rsn]?|"
+    r"scheiß|scheiss) ?(bot|laden|verein|firma|saftladen)|"
+    r"(ihr seid|sie sind|du bist) (\w+ ){0,2}(unfähig\w*|inkompetent\w*|das letzte|"
+    r"der letzte \w+|versager))\b",
     re.IGNORECASE,
 )
 _ANGER = re.compile(
     r"\b(ridiculous|unacceptable|outrageous|furious|angry|livid|disgusting|useless|pathetic|"
     r"terrible|horrible|worst|scam|fraud|rip-?off|sick of|fed up|never again|"
     r"fuck\w*|shit\w*|damn\w*|crap|"
-    r"frech|unverschämt|wütend|sauer|katastrophe|betrug)\b",
+    r"frech\w*|unverschämt\w*|wütend|stinkwütend|sauer|stinksauer|katastroph\w*|betrug|"
+    r"verdammt\w*|scheiß\w*|scheiss\w*|saftladen|sauladen|zumutung|skandal\w*|"
+    r"unfähig\w*|inkompetent\w*|raste (\w+ )?aus|reicht mir|schnauze voll|nie wieder)\b",
     re.IGNORECASE,
 )
 # Shoppers who tried and failed to reach a person by phone want one now.
@@ -74,7 +89,9 @@ _UNREACHABLE = re.compile(
     r"\bis (there )?any ?(one|body) (there|available|around)|"
     r"\bno ?(one|body) (is )?(answering|answers|picking up|picks up|responding|replies)|"
     r"\bunreachable\b|\bcan(no|')t (get through|reach (you|anyone|anybody|somebody|someone))|"
-    r"\bniemand (geht ran|antwortet|erreichbar)|nicht erreichbar",
+    r"\b(niemand|keiner) (geht ran|antwortet|meldet sich|erreichbar)|nicht erreichbar|nie erreichbar|nicht zu erreichen|"
+    r"\b(erreiche|erreicht) (\w+ ){0,2}(niemanden|keinen)|keiner geht ran|geht (niemand|keiner) ran|"
+    r"\bins leere",
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(
@@ -84,7 +101,7 @@ _FOLLOW_UP = re.compile(
 )
 _ORDER_NUMBER = re.compile(r"#?\b[A-Z]?\d{5,12}\b")
 _AMOUNT = re.compile(
-    r"(?:[$€£]\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|€|\$))",
+    r"(?:[$€£]\s?(\d[\d.,]*\d|\d)|(\d[\d.,]*\d|\d)\s?(?:usd|eur|gbp|dollars?|euros?|€|\$))",
     re.IGNORECASE,
 )
 _HIGH_VALUE_INTENTS = {"refund_request", "cancel_order", "negotiation"}
@@ -100,6 +117,17 @@ _ACCUSATION = re.compile(
     r"\b(you|you guys|you people|your (shop|store|company|site)|this (shop|store|company|site))"
     r"\s+(are|is|r)\s+(a\s+)?(fraud|frauds|scam|scammers|cheats?|cheaters|thie(f|ves)|crooks?)\b|"
     r"\b(ihr seid|sie sind|ihr laden ist)\s+(betrüger|abzocker)\b",
+    re.IGNORECASE,
+)
+
+# A parcel that came broken, wrong or incomplete: the order's status is not the answer,
+# however much the question reads like "where is my order" (a tier-0 template cannot
+# address it, so the model answers with the order in front of it).
+_PROBLEM = re.compile(
+    r"\b(broken|damaged|defective|faulty|torn|cracked|smashed|leak\w*|missing|"
+    r"wrong (item|size|colou?r|product|order|parcel|package)|"
+    r"kaputt\w*|beschädigt\w*|beschaedigt\w*|defekt\w*|zerbrochen|gerissen|undicht|"
+    r"falsche[nmrs]? (artikel|ware|größe|groesse|farbe|produkt|paket)|fehlt|fehlen|fehlende[nmrs]?)\b",
     re.IGNORECASE,
 )
 
@@ -170,12 +198,23 @@ def _angry(text: str) -> bool:
     return bool(_ANGER.search(text)) or shouting or "!!!" in text
 
 
+def _number(raw: str) -> Decimal:
+    """An amount as shoppers write it: "1,299.99" and "1.299,99" (German), "89,90" and
+    "89.90", "1,299" and "1.299" (thousands)."""
+    comma, dot = raw.rfind(","), raw.rfind(".")
+    decimals = len(raw) - max(comma, dot) - 1
+    if comma > dot and decimals in (1, 2):
+        return Decimal(raw.replace(".", "").replace(",", "."))
+    if dot > comma and decimals in (1, 2):
+        return Decimal(raw.replace(",", ""))
+    return Decimal(raw.replace(",", "").replace(".", ""))
+
+
 def _amount(text: str) -> Decimal | None:
     values = []
     for match in _AMOUNT.finditer(text):
-        raw = (match.group(1) or match.group(2) or "").replace(",", "")
         try:
-            values.append(Decimal(raw))
+            values.append(_number(match.group(1) or match.group(2) or ""))
         except InvalidOperation:
             continue
     return max(values) if values else None
@@ -311,6 +350,8 @@ def _text_rules(draft: _Draft, text: str, order_value: Decimal | None) -> None:
         draft.hand_off("fraud_accusation")
     if _CHURN.search(text):
         draft.hand_off("churn_risk")
+    if draft.tier == 0 and _PROBLEM.search(text):
+        draft.up("problem_reported")
     if _angry(text) and draft.tier < 3:
         draft.up("angry")
     numbers = {m.group(0).lstrip("#") for m in _ORDER_NUMBER.finditer(text)}

@@ -40,6 +40,39 @@ def test_each_message_goes_to_the_cheapest_tier_that_answers_it(text: str, tier:
     assert not decision.escalate
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Asked in the smoke test of stop 24 and sent to the model: "Paket" and "Lieferung"
+        # were missing from the German phrasings, so the margin was too thin for tier 0.
+        ("Wo ist mein Paket?", "order_status"),
+        ("Wo ist meine Lieferung?", "order_status"),
+        ("Wann kommt meine Lieferung?", "delivery_estimate"),
+        ("Wie lautet die Sendungsnummer?", "track_order"),
+        ("Wo bleibt meine Erstattung?", "refund_status"),
+    ],
+)
+def test_german_order_questions_are_answered_from_the_database(text: str, intent: str) -> None:
+    decision = route(text)
+    assert decision.tier0 and decision.tier == 0, decision
+    assert decision.intent == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Each read as an order question alone (tier 0) without the rule.
+        "where is my order? the box was smashed",
+        "track my parcel, it's leaking",
+        "tracking number for my order please, the last one was the wrong colour",
+        "Wo ist meine Bestellung? Die Hälfte fehlt",
+    ],
+)
+def test_a_broken_or_wrong_delivery_is_not_answered_with_the_order_status(text: str) -> None:
+    decision = route(text)
+    assert not decision.tier0 and decision.tier >= 1, decision
+
+
 def test_tier0_needs_a_verified_customer() -> None:
     decision = route("where is my order?", known=False)
     assert decision.tier == 1 and not decision.tier0
@@ -79,6 +112,15 @@ def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
         ("delivery is always slow, I am done with CureKart", "churn_risk"),
         ("I will never order anything from you again", "churn_risk"),
         ("ich bestelle nie wieder bei euch", "churn_risk"),
+        ("Ich will keinen Bot, ich will eine Person", "asked_for_person"),
+        ("Bitte einen Live-Agent", "asked_for_person"),
+        ("Ich habe bei PayPal den Käuferschutz beantragt", "legal_threat"),
+        ("Ich lasse die Lastschrift zurückgehen", "legal_threat"),
+        ("Dann sehen wir uns eben vor Gericht", "legal_threat"),
+        ("Seit Tagen erreiche ich niemanden bei euch", "support_unreachable"),
+        ("Ich schreibe zum dritten Mal und keiner antwortet", "support_unreachable"),
+        ("Ihr seid echt unfähig", "abuse"),
+        ("blöder bot", "abuse"),
     ],
 )
 def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason: str) -> None:
@@ -92,6 +134,10 @@ def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason:
         "what are your customer service hours?",
         "I am done with the payment, is my order confirmed?",
         "how do I contact support by email",
+        # German words that only look like a hand-off.
+        "Welches Zelt empfehlt ihr für eine Person?",
+        "Können Sie mir meine letzten Bestellungen anzeigen?",
+        "Was kostet der Versand mit der Post?",
     ],
 )
 def test_naming_support_or_being_done_is_not_by_itself_a_hand_off(text: str) -> None:
@@ -144,6 +190,22 @@ def test_refunds_above_the_threshold_go_to_a_person(settings: Any) -> None:
     # Asking after a big refund is a status question the shop's data answers.
     waiting = route("I'm still waiting for my refund of $1,200, has it been processed?")
     assert not waiting.escalate and waiting.tier == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "escalates"),
+    [
+        # A German decimal comma: 89.90 euros, not 8,990.
+        ("Bitte erstatten Sie mir die 89,90 € für meine stornierte Bestellung", False),
+        ("Ich möchte die 1.299,00 € für meine Bestellung zurück", True),
+        ("I want my $1.299 back for the order", True),  # thousands, as some write them
+        ("Please cancel my order and refund the 12.50 EUR", False),
+    ],
+)
+def test_amounts_are_read_as_shoppers_write_them(settings: Any, text: str, escalates: bool) -> None:
+    settings.ESCALATE_REFUND_ABOVE_USD = 250
+    decision = route(text)
+    assert ("high_value" in decision.reasons) is escalates, decision
 
 
 def test_close_order_intents_with_one_answer_still_get_tier0() -> None:
