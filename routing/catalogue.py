@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from routing.phrasings import PHRASINGS
+from routing.phrasings_de import PHRASINGS_DE
 
 
 class IntentSpec(TypedDict):
@@ -1050,8 +1051,9 @@ CATALOGUE: dict[str, IntentSpec] = {
 }
 
 # The later phrasings belong to the same intents; a new database gets them all at once.
-for _name, _texts in PHRASINGS.items():
-    CATALOGUE[_name]["examples"] = [*CATALOGUE[_name]["examples"], *_texts]
+for _later in (PHRASINGS, PHRASINGS_DE):
+    for _name, _texts in _later.items():
+        CATALOGUE[_name]["examples"] = [*CATALOGUE[_name]["examples"], *_texts]
 
 
 def install_catalogue(intent_model: Any, example_model: Any) -> None:
