@@ -125,6 +125,14 @@ def _verify(
     return customer, None
 
 
+def conversation_language_set(*, conversation_id: int, language: str) -> None:
+    """The shopper writes in another of the bot's languages: answers, notices and the
+    agents' console follow it from now on."""
+    Conversation.objects.filter(pk=conversation_id).exclude(language=language).update(
+        language=language
+    )
+
+
 def conversation_memory_save(*, conversation_id: int, summary: str, upto: int) -> None:
     """Store the folded summary; a slower worker never overwrites a newer one."""
     Conversation.objects.filter(pk=conversation_id, memory_upto__lt=upto).update(

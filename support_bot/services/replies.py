@@ -20,6 +20,7 @@ from orders.context import order_context_build, order_context_rendering
 from routing.decisions import RouteDecision, Turn, route_decide
 from routing.embeddings import embed_soon
 from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
+from routing.language import message_language
 from routing.models import LLMCall
 from routing.policies import PolicyVersion, policy_passages, policy_versions
 from routing.services.ledger import Prices, llm_call_record
@@ -39,7 +40,10 @@ from support_bot.cache.services import (
 from support_bot.memory import fold
 from support_bot.prompt import STOP_SEQUENCES, prompt_build
 from support_bot.selectors import ReplyJob, reply_job_get
-from support_bot.services.conversations import conversation_memory_save
+from support_bot.services.conversations import (
+    conversation_language_set,
+    conversation_memory_save,
+)
 from support_bot.services.handoff import conversation_escalate
 from support_bot.services.messages import reply_claim, reply_finish, reply_heartbeat
 from support_bot.streams import DeltaCoalescer, partial_save, publish
@@ -150,6 +154,10 @@ def _reply_write(
         publish(job.group, {"type": "reset", "message_id": reply_id, "reason": "redelivered"})
     job = _remember(job)
     shopper_text, earlier = _split_history(job)
+    language = message_language(shopper_text)
+    if language is not None and language != job.language:
+        conversation_language_set(conversation_id=job.conversation_id, language=language)
+        job = replace(job, language=language)
     decision = route_decide(
         text=shopper_text,
         history=earlier,

@@ -416,6 +416,23 @@ async def test_a_tier0_reply_still_records_what_a_model_would_have_cost(
     assert least < row.avoided_cost_usd < most
 
 
+async def test_a_shopper_writing_german_on_an_english_page_is_answered_in_german(
+    reply_workers: FakeProviderServer, customer: Customer
+) -> None:
+    token = customer_token_make(external_id=customer.external_id)
+    ws, _ = await open_chat(customer_token=token, language="en")
+    try:
+        await ask(ws, "Wo ist mein Paket?")
+        frames = await frames_until_done(ws)
+    finally:
+        await ws.disconnect()
+    assert frames[-1]["text"].startswith("Ihre Bestellung 100001"), frames[-1]["text"]
+    reply = await Message.objects.select_related("conversation").aget(pk=frames[-1]["message_id"])
+    conversation = reply.conversation
+    # Notices and the agents' console follow the shopper's language from now on.
+    assert conversation.language == "de"
+
+
 def test_while_publishing_is_slow_pieces_gather_into_fewer_frames() -> None:
     coalescer = DeltaCoalescer(7, interval=0.2)
     first = coalescer.add("Hello")
