@@ -686,6 +686,18 @@ def test_asking_for_a_person_stores_the_message_and_escalates_without_a_bot_repl
     assert len(system_texts(conversation)) == 1
 
 
+def test_asking_for_a_person_in_german_is_answered_in_german(conversation: Conversation) -> None:
+    assert conversation.language == "en"  # the page's language
+    shopper_message_receive(
+        conversation_id=conversation.pk,
+        text="Ich möchte bitte mit einem Mitarbeiter sprechen",
+        client_id=uuid.uuid4(),
+    )
+    conversation.refresh_from_db()
+    assert conversation.language == "de"
+    assert system_texts(conversation) == [handoff.NOTICES["nobody"]["de"]]
+
+
 # --- contact email -------------------------------------------------------------------------
 
 

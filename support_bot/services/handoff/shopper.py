@@ -13,9 +13,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from routing.decisions import asks_for_person
+from routing.language import message_language
 from support_bot.models import (
     Message,
 )
+from support_bot.services.conversations import conversation_language_set
 from support_bot.services.handoff.common import (
     ASKED_FOR_PERSON,
     State,
@@ -103,6 +105,10 @@ def shopper_message_receive(
     _after_commit(lambda: publish(agents_group, frame))
     escalation = None
     if asks:
+        # The notice that a person is coming is in the language the shopper asked in.
+        language = message_language(text)
+        if language is not None and language != conversation.language:
+            conversation_language_set(conversation_id=conversation_id, language=language)
         escalation = conversation_escalate(
             conversation_id=conversation_id, reasons=[ASKED_FOR_PERSON]
         )
