@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 
 from routing.phrasings import PHRASINGS
 from routing.phrasings_de import PHRASINGS_DE
+from routing.phrasings_fr_es import PHRASINGS_ES, PHRASINGS_FR
 
 
 class IntentSpec(TypedDict):
@@ -1051,7 +1052,7 @@ CATALOGUE: dict[str, IntentSpec] = {
 }
 
 # The later phrasings belong to the same intents; a new database gets them all at once.
-for _later in (PHRASINGS, PHRASINGS_DE):
+for _later in (PHRASINGS, PHRASINGS_DE, PHRASINGS_FR, PHRASINGS_ES):
     for _name, _texts in _later.items():
         CATALOGUE[_name]["examples"] = [*CATALOGUE[_name]["examples"], *_texts]
 

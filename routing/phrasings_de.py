@@ -8,7 +8,7 @@ German shoppers use for parcels, deliveries, returns and refunds, in chat and fo
 registers, with and without umlauts. Migration 0009 installs exactly these into
 databases that already hold the catalogue (see ``routing.phrasings``).
 
-``bench/german.py`` measures them on messages written separately
+``bench/languages.py`` measures them on messages written separately
 (``bench/data/de_messages.jsonl``).
 """
 

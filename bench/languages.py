@@ -1,17 +1,21 @@
-"""How routing handles German shoppers.
+"""How routing handles shoppers writing German, French or Spanish.
 
-    python bench/german.py [--messages bench/data/de_messages.jsonl]
+    python bench/languages.py [FILE.jsonl ...]     # default: every file in bench/data/
 
-Routes each German message as a verified customer's first message, as the chat does, and
-prints intent accuracy, how many tier-0 questions (order status, tracking, delivery
-date, refund status, return window) are answered from the database, how many other
-questions wrongly get a tier-0 answer, escalation recall and precision, and the commonest
-confusions. It runs twice: with the catalogue as installed, and without the German
-phrasings of ``routing/phrasings_de.py``, so the table shows what they change.
+Each file holds one ``{"text", "intent"}`` per line, in the language its name starts with
+(``de_``, ``fr_``, ``es_``). Routes each message as a verified customer's first message,
+as the chat does, and prints intent accuracy, how many tier-0 questions (order status,
+tracking, delivery date, refund status, return window) are answered from the database,
+how many other questions wrongly get a tier-0 answer, escalation recall and precision, and
+the commonest confusions. Each file is routed twice: with the catalogue as installed, and
+without that language's phrasings added in December 2026 (``routing/phrasings_de.py``,
+``routing/phrasings_fr_es.py``; the escalation rules stay), so the table shows what they
+change.
 
-The messages (``bench/data/de_messages.jsonl``, one ``{"text", "intent"}`` per line) were
-written for this project separately from the catalogue's phrasings, by someone who did
-not see them.
+The messages were written for this project separately from the catalogue's phrasings and
+rules, by people who saw neither: ``de_messages.jsonl`` was then used while writing the
+German phrasings; ``de_messages_heldout.jsonl``, ``fr_messages.jsonl`` and
+``es_messages.jsonl`` were not.
 """
 
 from __future__ import annotations
@@ -101,31 +105,40 @@ def measure(rows: list[tuple[str, str]]) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--messages", type=Path, default=ROOT / "bench" / "data" / "de_messages.jsonl"
-    )
-    args = parser.parse_args()
-    setup()
+def _added(language: str) -> set[tuple[str, str]]:
+    from routing.phrasings_de import PHRASINGS_DE
+    from routing.phrasings_fr_es import PHRASINGS_ES, PHRASINGS_FR
+
+    phrasings = {"de": PHRASINGS_DE, "fr": PHRASINGS_FR, "es": PHRASINGS_ES}[language]
+    return {(name, text) for name, texts in phrasings.items() for text in texts}
+
+
+def report(path: Path) -> None:
+    from django.db import transaction
+
     from routing import classifier
     from routing.models import IntentExample
-    from routing.phrasings_de import PHRASINGS_DE
 
-    rows = load(args.messages)
-    print(f"{len(rows)} German messages, {len({i for _, i in rows})} intents ({args.messages})\n")
+    language = path.name[:2]
+    if language not in {"de", "fr", "es"}:
+        raise SystemExit(f"{path}: the file name must start with de_, fr_ or es_")
+    rows = load(path)
+    print(f"\n## {path.name}: {len(rows)} messages, {len({i for _, i in rows})} intents\n")
     results = {}
     classifier.reset()
-    results["with the German phrasings"] = measure(rows)
-    german = {(name, text) for name, texts in PHRASINGS_DE.items() for text in texts}
-    removed = [
-        example.pk
-        for example in IntentExample.objects.select_related("intent")
-        if (example.intent.name, example.text) in german
-    ]
-    IntentExample.objects.filter(pk__in=removed).delete()
+    results["with the added phrasings"] = measure(rows)
+    added = _added(language)
+    with transaction.atomic():
+        removed = [
+            example.pk
+            for example in IntentExample.objects.select_related("intent")
+            if (example.intent.name, example.text) in added
+        ]
+        IntentExample.objects.filter(pk__in=removed).delete()
+        classifier.reset()
+        results[f"without them ({len(removed)} phrasings)"] = measure(rows)
+        transaction.set_rollback(True)
     classifier.reset()
-    results[f"without them ({len(removed)} phrasings removed)"] = measure(rows)
 
     print(
         "| catalogue | intent right | tier right or stronger | tier-0 questions answered "
@@ -139,11 +152,21 @@ def main() -> None:
             f"{r['tier0_n']} | {r['tier0_wrong']} of {r['others']} | {r['recall']:.1%} / "
             f"{r['precision']:.1%} ({r['escalate_n']} to escalate) |"
         )
-    confusions = results["with the German phrasings"]["confusions"]
+    confusions = results["with the added phrasings"]["confusions"]
     assert isinstance(confusions, Counter)
-    print("\ncommonest confusions with the German phrasings (gold -> routed):")
-    for (gold, routed), count in confusions.most_common(12):
+    print("\ncommonest confusions with the added phrasings (gold -> routed):")
+    for (gold, routed), count in confusions.most_common(8):
         print(f"  {count:3d}  {gold} -> {routed}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("files", type=Path, nargs="*")
+    args = parser.parse_args()
+    setup()
+    files = args.files or sorted((ROOT / "bench" / "data").glob("*_messages*.jsonl"))
+    for path in files:
+        report(path)
 
 
 if __name__ == "__main__":
