@@ -50,9 +50,15 @@ def test_each_message_goes_to_the_cheapest_tier_that_answers_it(text: str, tier:
         ("Wann kommt meine Lieferung?", "delivery_estimate"),
         ("Wie lautet die Sendungsnummer?", "track_order"),
         ("Wo bleibt meine Erstattung?", "refund_status"),
+        ("Où est ma commande ?", "order_status"),
+        ("Quand arrive mon colis ?", "delivery_estimate"),
+        ("¿Dónde está mi pedido?", "order_status"),
+        ("¿Cuándo llega mi pedido?", "delivery_estimate"),
     ],
 )
-def test_german_order_questions_are_answered_from_the_database(text: str, intent: str) -> None:
+def test_order_questions_in_other_languages_are_answered_from_the_database(
+    text: str, intent: str
+) -> None:
     decision = route(text)
     assert decision.tier0 and decision.tier == 0, decision
     assert decision.intent == intent
@@ -121,6 +127,16 @@ def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
         ("Ich schreibe zum dritten Mal und keiner antwortet", "support_unreachable"),
         ("Ihr seid echt unfähig", "abuse"),
         ("blöder bot", "abuse"),
+        ("Je veux parler à un conseiller", "asked_for_person"),
+        ("pas un bot, une vraie personne svp", "asked_for_person"),
+        ("Quiero hablar con una persona", "asked_for_person"),
+        ("Je vais porter plainte", "legal_threat"),
+        ("J'ai signalé votre boutique à la DGCCRF", "legal_threat"),
+        ("Voy a poner una denuncia en la OCU", "legal_threat"),
+        ("Vous êtes des incompétents", "abuse"),
+        ("Sois unos inútiles", "abuse"),
+        ("Personne ne répond au téléphone", "support_unreachable"),
+        ("Nadie contesta el teléfono", "support_unreachable"),
     ],
 )
 def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason: str) -> None:
@@ -138,6 +154,10 @@ def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason:
         "Welches Zelt empfehlt ihr für eine Person?",
         "Können Sie mir meine letzten Bestellungen anzeigen?",
         "Was kostet der Versand mit der Post?",
+        # ...and French and Spanish ones.
+        "Quelle tente pour une personne ?",
+        "Hay mucha demanda de esta chaqueta?",
+        "¿Tenéis tallas para una persona muy alta?",
     ],
 )
 def test_naming_support_or_being_done_is_not_by_itself_a_hand_off(text: str) -> None:
