@@ -214,7 +214,7 @@ _BARE_SUPPORT = re.compile(
 
 
 def asks_for_person(text: str) -> bool:
-    """Does the shopper explicitly ask for a person (English or German)?"""
+    """Does the shopper explicitly ask for a person (English, German, French or Spanish)?"""
     if _PERSON.search(text) or _BARE_SUPPORT.search(text):
         return True
     return len(text.split()) <= _SHORT and bool(_SHORT_AGENT.search(text))

@@ -37,7 +37,7 @@ from support_bot.streams import publish
 
 
 def wants_a_person(text: str) -> bool:
-    """Does the shopper ask for a person (en/de)? The same rule routing gives as a reason."""
+    """Does the shopper ask for a person (en, de, fr, es)? The same rule routing gives as a reason."""
     return asks_for_person(text)
 
 
