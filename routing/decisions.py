@@ -123,8 +123,10 @@ _UNREACHABLE = re.compile(
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(
-    r"^\s*(and|what about|how about|und|und was ist mit|also)\b|\b(the other( one)?|that one|"
-    r"same for|the second|the first|die andere|das andere)\b",
+    r"^\s*(and|what about|how about|und|und was ist mit|also|et pour|et quid de|y qué hay de)\b|"
+    r"\b(the other( one)?|that one|same for|the second|the first|die andere|das andere|"
+    r"l'autre|la deuxième|le deuxième|la première|le premier|el otro|la otra|el segundo|"
+    r"la segunda|el primero|la primera)\b",
     re.IGNORECASE,
 )
 _ORDER_NUMBER = re.compile(r"#?\b[A-Z]?\d{5,12}\b")
@@ -137,14 +139,20 @@ _HIGH_VALUE_INTENTS = {"refund_request", "cancel_order", "negotiation"}
 # how a refund is getting on: a refund of a stated amount with no such word is a request.
 _PROGRESS = re.compile(
     r"\b(wait\w*|expect\w*|where|status|processed|process|track\w*|still|yet|update|"
-    r"arriv\w*|credited|when|how long|already|warte\w*|wo|wann|schon|noch)\b",
+    r"arriv\w*|credited|when|how long|already|warte\w*|wo|wann|schon|noch|"
+    r"où|quand|déjà|encore|toujours|statut|attends?|dónde|donde|cuándo|cuando|ya|todavía|"
+    r"aún|estado|espero|esperando)\b",
     re.IGNORECASE,
 )
 # Calling the shop a fraud or a scam is a dispute in the making: a person answers it.
 _ACCUSATION = re.compile(
     r"\b(you|you guys|you people|your (shop|store|company|site)|this (shop|store|company|site))"
     r"\s+(are|is|r)\s+(a\s+)?(fraud|frauds|scam|scammers|cheats?|cheaters|thie(f|ves)|crooks?)\b|"
-    r"\b(ihr seid|sie sind|ihr laden ist)\s+(betrüger|abzocker)\b",
+    r"\b(ihr seid|sie sind|ihr laden ist)\s+(betrüger|abzocker)\b|"
+    r"\b(vous êtes|vous etes|votre (site|boutique|magasin) est)\s+(des\s+|une\s+)?"
+    r"(escrocs?|arnaqueurs?|voleurs?|arnaque)\b|"
+    r"\b(sois|son|ustedes son|su (tienda|web|página) es)\s+(unos\s+|una\s+)?"
+    r"(estafadores|ladrones|estafa|timadores)\b",
     re.IGNORECASE,
 )
 
@@ -168,7 +176,10 @@ _CHURN = re.compile(
     r"(?i:\bnever\s+(again\s+)?(order|buy|shop|purchas)\w*\s+(\w+\s+){0,2}(from|with|at|here)\b(\s+\w+){0,2}\s+again\b|"
     r"\b(take|taking)\s+my\s+(business|money)\s+elsewhere|"
     r"\b(lost|losing)\s+(a|another|one)\s+(loyal\s+)?customer|"
-    r"\b(bestelle|kaufe)\s+(\w+\s+){0,2}nie\s+wieder|\bnie\s+wieder\s+bei\s+(euch|ihnen))"
+    r"\b(bestelle|kaufe)\s+(\w+\s+){0,2}nie\s+wieder|\bnie\s+wieder\s+bei\s+(euch|ihnen)|"
+    r"\b(je\s+ne\s+)?(commanderai|achèterai|acheterai)\s+plus\s+(jamais\s+)?chez\s+vous|"
+    r"\bplus\s+jamais\s+chez\s+vous|"
+    r"\bnunca\s+más\s+(vuelvo\s+a\s+)?(compr\w+|pedir?|ped\w+)|\bno\s+vuelvo\s+a\s+compr\w+)"
 )
 
 

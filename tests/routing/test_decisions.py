@@ -137,6 +137,10 @@ def test_asking_for_a_person_escalates_in_english_and_german(text: str) -> None:
         ("Sois unos inútiles", "abuse"),
         ("Personne ne répond au téléphone", "support_unreachable"),
         ("Nadie contesta el teléfono", "support_unreachable"),
+        ("Vous êtes des escrocs", "fraud_accusation"),
+        ("Sois unos estafadores", "fraud_accusation"),
+        ("Je ne commanderai plus jamais chez vous", "churn_risk"),
+        ("Nunca más compro aquí", "churn_risk"),
     ],
 )
 def test_legal_threats_abuse_and_unreachable_support_escalate(text: str, reason: str) -> None:
@@ -180,10 +184,19 @@ def test_rising_anger_escalates() -> None:
     assert angry.escalate and "rising_anger" in angry.reasons
 
 
-def test_a_follow_up_keeps_the_topic_of_the_conversation() -> None:
-    alone = route("and the other one?")
-    follow = route("and the other one?", "where is my order 100001?")
-    assert alone.tier >= 1 and "low_confidence" in alone.reasons
+@pytest.mark.parametrize(
+    ("text", "earlier"),
+    [
+        ("and the other one?", "where is my order 100001?"),
+        ("und die andere?", "Wo ist meine Bestellung 100001?"),
+        ("et l'autre ?", "Où est ma commande 100001 ?"),
+        ("¿y el otro?", "¿Dónde está mi pedido 100001?"),
+    ],
+)
+def test_a_follow_up_keeps_the_topic_of_the_conversation(text: str, earlier: str) -> None:
+    alone = route(text)
+    follow = route(text, earlier)
+    assert "follow_up" not in alone.reasons
     assert follow.intent == "order_status" and "follow_up" in follow.reasons
 
 
