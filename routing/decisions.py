@@ -198,6 +198,8 @@ class RouteDecision:
     reasons: tuple[str, ...]
     tier0: bool = False
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # The language the message is clearly written in (``routing.language``), else None.
+    language: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -249,8 +251,8 @@ def _number(raw: str) -> Decimal:
     return Decimal(raw.replace(",", "").replace(".", ""))
 
 
-def _tier0_margin(text: str, confidence: float) -> float:
-    if confidence >= TIER0_SURE or message_language(text) in (None, "en"):
+def _tier0_margin(language: str | None, confidence: float) -> float:
+    if confidence >= TIER0_SURE or language in (None, "en"):
         return TIER0_MARGIN
     return TIER0_MARGIN_OTHER_LANGUAGE
 
@@ -302,12 +304,13 @@ def route_decide(
     _follow_up(draft, text, earlier)
     _conversation_rules(draft, text, vector, earlier)
     _text_rules(draft, text, order_value)
+    language = message_language(text)
     tier0 = (
         draft.top.tier0
         and customer_known
         and not draft.escalate
         and draft.confidence >= LOW_CONFIDENCE
-        and draft.tier0_margin >= _tier0_margin(text, draft.confidence)
+        and draft.tier0_margin >= _tier0_margin(language, draft.confidence)
         and "low_confidence" not in draft.reasons
         and draft.tier == 0
     )
@@ -322,6 +325,7 @@ def route_decide(
         reasons=tuple(draft.reasons),
         tier0=tier0,
         vector=vector,
+        language=language,
     )
 
 

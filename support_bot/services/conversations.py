@@ -125,12 +125,14 @@ def _verify(
     return customer, None
 
 
-def conversation_language_set(*, conversation_id: int, language: str) -> None:
-    """The shopper writes in another of the bot's languages: answers, notices and the
-    agents' console follow it from now on."""
-    Conversation.objects.filter(pk=conversation_id).exclude(language=language).update(
-        language=language
-    )
+def conversation_language_follow(*, conversation_id: int, current: str, written: str | None) -> str:
+    """The conversation's language once the shopper has written in ``written`` (a message's
+    language, ``routing.language``; None when unclear). Another of the bot's languages
+    becomes the conversation's: answers, notices and the agents' console follow it."""
+    if written is None or written == current:
+        return current
+    Conversation.objects.filter(pk=conversation_id).update(language=written)
+    return written
 
 
 def conversation_memory_save(*, conversation_id: int, summary: str, upto: int) -> None:

@@ -20,7 +20,6 @@ from orders.context import order_context_build, order_context_rendering
 from routing.decisions import RouteDecision, Turn, route_decide
 from routing.embeddings import embed_soon
 from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
-from routing.language import message_language
 from routing.models import LLMCall
 from routing.policies import PolicyVersion, policy_passages, policy_versions
 from routing.services.ledger import Prices, llm_call_record
@@ -41,7 +40,7 @@ from support_bot.memory import fold
 from support_bot.prompt import STOP_SEQUENCES, prompt_build
 from support_bot.selectors import ReplyJob, reply_job_get
 from support_bot.services.conversations import (
-    conversation_language_set,
+    conversation_language_follow,
     conversation_memory_save,
 )
 from support_bot.services.handoff import conversation_escalate
@@ -154,10 +153,6 @@ def _reply_write(
         publish(job.group, {"type": "reset", "message_id": reply_id, "reason": "redelivered"})
     job = _remember(job)
     shopper_text, earlier = _split_history(job)
-    language = message_language(shopper_text)
-    if language is not None and language != job.language:
-        conversation_language_set(conversation_id=job.conversation_id, language=language)
-        job = replace(job, language=language)
     decision = route_decide(
         text=shopper_text,
         history=earlier,
@@ -166,6 +161,10 @@ def _reply_write(
         # one (the shopper wrote again meanwhile) is not used.
         vector=vector.result() if vector is not None and text == shopper_text.strip() else None,
     )
+    language = conversation_language_follow(
+        conversation_id=job.conversation_id, current=job.language, written=decision.language
+    )
+    job = replace(job, language=language)
     if decision.escalate:
         _hand_off(job, list(decision.reasons))
         return

@@ -17,7 +17,7 @@ from routing.language import message_language
 from support_bot.models import (
     Message,
 )
-from support_bot.services.conversations import conversation_language_set
+from support_bot.services.conversations import conversation_language_follow
 from support_bot.services.handoff.common import (
     ASKED_FOR_PERSON,
     State,
@@ -106,9 +106,11 @@ def shopper_message_receive(
     escalation = None
     if asks:
         # The notice that a person is coming is in the language the shopper asked in.
-        language = message_language(text)
-        if language is not None and language != conversation.language:
-            conversation_language_set(conversation_id=conversation_id, language=language)
+        conversation_language_follow(
+            conversation_id=conversation_id,
+            current=conversation.language,
+            written=message_language(text),
+        )
         escalation = conversation_escalate(
             conversation_id=conversation_id, reasons=[ASKED_FOR_PERSON]
         )
