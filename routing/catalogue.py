@@ -1073,3 +1073,21 @@ def install_catalogue(intent_model: Any, example_model: Any) -> None:
             example_model.objects.bulk_create(
                 [example_model(intent=intent, text=text) for text in spec["examples"]]
             )
+
+
+def install_phrasings(intent_model: Any, example_model: Any, *added: dict[str, list[str]]) -> None:
+    """Add exactly these phrasings to the intents the shop still has (a database that
+    already holds the catalogue): a phrasing the shop deleted from the original catalogue
+    stays deleted, and one already there is not repeated."""
+    names = {name for phrasings in added for name in phrasings}
+    intents = {intent.name: intent for intent in intent_model.objects.filter(name__in=names)}
+    example_model.objects.bulk_create(
+        [
+            example_model(intent=intents[name], text=text)
+            for phrasings in added
+            for name, texts in phrasings.items()
+            if name in intents
+            for text in texts
+        ],
+        ignore_conflicts=True,
+    )

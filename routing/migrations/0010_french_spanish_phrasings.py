@@ -2,23 +2,14 @@ from django.db import migrations
 
 
 def forward(apps, schema_editor):
-    # Exactly the French and Spanish phrasings, for intents the shop still has (as 0007).
+    from routing.catalogue import install_phrasings
     from routing.phrasings_fr_es import PHRASINGS_ES, PHRASINGS_FR
 
-    intent_model = apps.get_model("routing", "Intent")
-    example_model = apps.get_model("routing", "IntentExample")
-    added = [PHRASINGS_FR, PHRASINGS_ES]
-    names = {name for phrasings in added for name in phrasings}
-    intents = {intent.name: intent for intent in intent_model.objects.filter(name__in=names)}
-    example_model.objects.bulk_create(
-        [
-            example_model(intent=intents[name], text=text)
-            for phrasings in added
-            for name, texts in phrasings.items()
-            if name in intents
-            for text in texts
-        ],
-        ignore_conflicts=True,
+    install_phrasings(
+        apps.get_model("routing", "Intent"),
+        apps.get_model("routing", "IntentExample"),
+        PHRASINGS_FR,
+        PHRASINGS_ES,
     )
 
 
