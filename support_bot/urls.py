@@ -12,4 +12,6 @@ urlpatterns = [
     path("admin/cache/", include("support_bot.cache.urls")),
     path("admin/", admin.site.urls),
     path("agent/", agent_views.agent_console, name="agent-console"),
+    path("agent/login/", agent_views.agent_login, name="agent-login"),
+    path("agent/logout/", agent_views.agent_logout, name="agent-logout"),
 ]

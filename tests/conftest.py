@@ -45,7 +45,8 @@ def other_customer(db: Any) -> Customer:
 @pytest.fixture
 def agent(db: Any) -> User:
     group, _ = Group.objects.get_or_create(name=SUPPORT_AGENTS)
-    user = User.objects.create_user("agent", "agent@example.com", "agent-password", is_staff=True)
+    # An agent is in the support team's group, not staff: the admin is not theirs.
+    user = User.objects.create_user("agent", "agent@example.com", "agent-password")
     user.groups.add(group)
     return user
 

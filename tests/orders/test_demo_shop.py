@@ -150,7 +150,7 @@ def snapshot() -> dict[str, Any]:
     return {"counts": counts, "orders": orders}
 
 
-def test_seed_demo_twice_leaves_the_same_data_and_an_admin_who_can_log_in() -> None:
+def test_seed_demo_twice_leaves_the_same_data_and_an_admin_and_agent_who_can_sign_in() -> None:
     out = StringIO()
     call_command("seed_demo", stdout=out, stderr=StringIO())
     first = snapshot()
@@ -160,3 +160,9 @@ def test_seed_demo_twice_leaves_the_same_data_and_an_admin_who_can_log_in() -> N
     assert first["counts"]["Order"] == 1000
     assert "user admin, password admin-demo" in out.getvalue()
     assert Client().login(username="admin", password="admin-demo")
+    # The demo agent signs in where the console sends them, with the printed password.
+    assert "user agent, password agent-demo" in out.getvalue()
+    agent = Client()
+    signed_in = agent.post("/agent/login/", {"username": "agent", "password": "agent-demo"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/agent/"
+    assert agent.get("/agent/").status_code == 200

@@ -44,7 +44,7 @@ def _login(page: Any, base: str, next_url: str, username: str, password: str) ->
     page.goto(f"{base}{next_url}")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("input[type=submit]")
+    page.click("form [type=submit]")
     page.wait_for_url(f"{base}{next_url}")
 
 
@@ -56,7 +56,7 @@ def test_markup_is_text_in_the_widget_the_console_and_the_admin(
     figures: Counter[str],
 ) -> None:
     base = asgi_server.replace("ws://", "http://")
-    anna = User.objects.create_user("anna", "anna@example.com", "anna-pw-123", is_staff=True)
+    anna = User.objects.create_user("anna", "anna@example.com", "anna-pw-123")
     anna.groups.add(Group.objects.get_or_create(name=SUPPORT_AGENTS)[0])
     User.objects.create_superuser("boss", "boss@example.com", "boss-pw-123")
 

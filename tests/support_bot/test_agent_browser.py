@@ -41,21 +41,19 @@ def test_an_agent_takes_over_from_the_bot_and_the_shopper_rates_it(
     browser: Any,
 ) -> None:
     base = asgi_server.replace("ws://", "http://")
-    anna = User.objects.create_user(
-        "anna", "anna@example.com", "anna-password", is_staff=True, first_name="Anna"
-    )
+    anna = User.objects.create_user("anna", "anna@example.com", "anna-password", first_name="Anna")
     anna.groups.add(Group.objects.get_or_create(name=SUPPORT_AGENTS)[0])
     ARTIFACTS.mkdir(exist_ok=True)
 
-    # The agent logs in through the admin login page and lands in the console.
+    # The agent (not staff) signs in on the console's own page and lands in the console.
     agent_context = browser.new_context(viewport={"width": 1440, "height": 900})
     agent_context.grant_permissions(["notifications"], origin=base)
     console = agent_context.new_page()
     console.goto(f"{base}/agent/")
-    assert "/admin/login/" in console.url
+    assert "/agent/login/" in console.url
     console.fill("#id_username", "anna")
     console.fill("#id_password", "anna-password")
-    console.click("input[type=submit]")
+    console.get_by_test_id("ac-signin-submit").click()
     console.wait_for_url(f"{base}/agent/")
     console.wait_for_selector("[data-testid=ac-connection][data-state=open]")
     console.get_by_test_id("ac-alerts").click()  # sound + notifications, on a user gesture

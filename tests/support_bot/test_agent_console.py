@@ -43,7 +43,7 @@ def no_replies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_user(username: str, *, agent: bool, first_name: str = "") -> User:
-    user = User.objects.create_user(username, f"{username}@example.com", None, is_staff=True)
+    user = User.objects.create_user(username, f"{username}@example.com", None, is_staff=not agent)
     user.first_name = first_name
     user.save()
     if agent:
@@ -164,10 +164,10 @@ async def anna_console(anna: User) -> AsyncIterator[Socket]:
 # --- who may open the console --------------------------------------------------------------
 
 
-def test_an_anonymous_visitor_is_sent_to_the_admin_login(client: Client) -> None:
+def test_an_anonymous_visitor_is_sent_to_the_agents_sign_in(client: Client) -> None:
     response = client.get("/agent/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/login/?next=/agent/"
+    assert response["Location"] == "/agent/login/?next=/agent/"
 
 
 def test_staff_outside_the_support_team_get_403(client: Client) -> None:
@@ -185,13 +185,52 @@ def test_agents_and_superusers_get_the_console(client: Client, agent: User) -> N
     assert client.get("/agent/").status_code == 200
 
 
-def test_an_agent_logs_in_through_the_admin_login_page(client: Client, agent: User) -> None:
+def test_an_agent_who_is_not_staff_signs_in_and_out(client: Client, agent: User) -> None:
+    assert not agent.is_staff
+    page = client.get("/agent/login/?next=/agent/")
+    assert page.status_code == 200 and b'name="password"' in page.content
     response = client.post(
-        "/admin/login/?next=/agent/",
-        {"username": "agent", "password": "agent-password", "next": "/agent/"},
+        "/agent/login/", {"username": "agent", "password": "agent-password", "next": "/agent/"}
     )
     assert response.status_code == 302 and response["Location"] == "/agent/"
-    assert client.get("/agent/").status_code == 200
+    console = client.get("/agent/")
+    assert console.status_code == 200
+    assert b"Sign out" in console.content
+    assert b'href="/admin/"' not in console.content  # the admin is not an agent's
+
+    signed_out = client.post("/agent/logout/")
+    assert signed_out.status_code == 302 and signed_out["Location"] == "/agent/login/"
+    assert client.get("/agent/")["Location"] == "/agent/login/?next=/agent/"
+
+
+def test_sign_in_without_a_next_page_lands_in_the_console(client: Client, agent: User) -> None:
+    response = client.post("/agent/login/", {"username": "agent", "password": "agent-password"})
+    assert response["Location"] == "/agent/"
+
+
+def test_a_wrong_password_is_refused_with_a_message(client: Client, agent: User) -> None:
+    response = client.post("/agent/login/", {"username": "agent", "password": "nope"})
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+    assert client.get("/agent/").status_code == 302
+
+
+def test_an_account_outside_the_support_team_is_told_so_and_not_signed_in(
+    client: Client,
+) -> None:
+    User.objects.create_user("finance", "finance@example.com", "finance-password", is_staff=True)
+    response = client.post("/agent/login/", {"username": "finance", "password": "finance-password"})
+    assert response.status_code == 200
+    assert b"not on the support team" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_sign_in_never_redirects_off_site(client: Client, agent: User) -> None:
+    response = client.post(
+        "/agent/login/",
+        {"username": "agent", "password": "agent-password", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == "/agent/"
 
 
 async def test_a_shopper_socket_cannot_open_the_agent_console() -> None:

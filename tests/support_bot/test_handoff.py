@@ -72,7 +72,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 def make_agent(username: str, first_name: str = "") -> User:
     group, _ = Group.objects.get_or_create(name=SUPPORT_AGENTS)
-    user = User.objects.create_user(username, f"{username}@example.com", None, is_staff=True)
+    user = User.objects.create_user(username, f"{username}@example.com", None)
     user.first_name = first_name
     user.save()
     user.groups.add(group)
