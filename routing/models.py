@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def price_field(verbose_name: str | None = None, **options: Any) -> models.DecimalField:
@@ -53,6 +58,20 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        errors = {}
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            errors["base_url"] = "The endpoint must be an http:// or https:// URL."
+        for field in ("api_key_env", "base_url_env"):
+            value = getattr(self, field)
+            if value and not _ENV_NAME.fullmatch(value):
+                errors[field] = (
+                    "Enter the NAME of an environment variable (letters, digits and "
+                    "underscores, e.g. OPENAI_API_KEY), never the key itself."
+                )
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -96,6 +115,16 @@ class LLMModel(models.Model):
 
     def __str__(self) -> str:
         return self.label or self.name
+
+    def clean(self) -> None:
+        out, window = self.max_output_tokens, self.context_window
+        if out is not None and window is not None and not 0 < out < window:
+            raise ValidationError(
+                {
+                    "max_output_tokens": "Must be at least 1 and leave room for the "
+                    "prompt in the context window."
+                }
+            )
 
 
 class TierRoute(models.Model):
