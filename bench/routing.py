@@ -31,6 +31,9 @@ message (no history) and prints:
   (system prompt, policy passages, the customer's order context unless the question is
   general: ``prompt_build``, counted like the gateway counts) plus REPLY_TOKENS, and the
   all-GPT-4.1 baseline is priced on the same prompts.
+- in every replay, the demo shop's written answers (``support_bot/services/demo_answers.py``;
+  ``--no-written-answers`` leaves them out): a plainly general question of an intent the
+  shop wrote an answer for gets it, as the app does, with no model and no cost.
 
 The data stays where it is; nothing is copied into the project.
 """
@@ -71,6 +74,10 @@ SEED_PREMIUM = re.compile(
 SEED_HUMAN = re.compile(r"\b(human|agent|person)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*)|(\d[\d,]*)\s?(?:usd|eur|dollars?|euros?)", re.IGNORECASE)
+
+
+# The replays answer as the app does, with the demo shop's written answers (--no-written-answers).
+WRITTEN_ANSWERS = True
 
 
 def setup() -> None:
@@ -146,8 +153,19 @@ def main() -> None:
     parser.add_argument(
         "--replay", type=int, default=3000, help="messages per shop in the repeated replay"
     )
+    parser.add_argument(
+        "--no-written-answers",
+        action="store_true",
+        help="replay without the demo shop's written answers",
+    )
     args = parser.parse_args()
     setup()
+    global WRITTEN_ANSWERS
+    WRITTEN_ANSWERS = not args.no_written_answers
+    if WRITTEN_ANSWERS:
+        from support_bot.services.demo_answers import demo_answers_install
+
+        print(f"The replays use the demo shop's {demo_answers_install()} written answers.")
     from django.conf import settings
 
     from routing.decisions import route_decide
@@ -253,7 +271,8 @@ def cached_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
     import random
 
     from routing.decisions import route_decide
-    from support_bot.cache.services import cache_query, cache_reset
+    from support_bot.cache.services import cache_query, cache_reset, question_is_general
+    from support_bot.services.replies import written_answer_for
 
     cache_reset()
     table, models = prices(), tier_models()
@@ -265,6 +284,12 @@ def cached_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
         decision = route_decide(text=text, customer_known=False)
         if decision.escalate:
             mix["person"] += 1
+            continue
+        general = question_is_general(text=text, decision=decision)
+        if WRITTEN_ANSWERS and written_answer_for(
+            text=text, decision=decision, language="en", general=general
+        ):
+            mix["written answer"] += 1
             continue
         price = cost(models[decision.tier], table)
         without += price
@@ -359,7 +384,7 @@ class _SignedInReplay:
         from support_bot.cache.keys import context_digest
         from support_bot.cache.services import cache_query, question_is_general
         from support_bot.selectors import ReplyJob, Turn
-        from support_bot.services.replies import reply_facts, reply_messages
+        from support_bot.services.replies import reply_facts, reply_messages, written_answer_for
 
         decision = route_decide(text=text, customer_known=True)
         answered = not (decision.escalate or decision.tier0)
@@ -382,6 +407,11 @@ class _SignedInReplay:
         self.gpt += sized_cost("gpt-4.1", self.table, size)
         if not answered:
             self.mix["person" if decision.escalate else "tier 0"] += 1
+            return
+        if WRITTEN_ANSWERS and written_answer_for(
+            text=text, decision=decision, language="en", general=general
+        ):
+            self.mix["written answer"] += 1
             return
         self.sizes.append(size)
         model = self.models[decision.tier]

@@ -16,7 +16,15 @@ from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from routing.models import Intent, IntentExample, LLMCall, LLMModel, Provider, TierRoute
+from routing.models import (
+    Intent,
+    IntentAnswer,
+    IntentExample,
+    LLMCall,
+    LLMModel,
+    Provider,
+    TierRoute,
+)
 
 
 class TierRouteInline(admin.TabularInline):
@@ -114,19 +122,51 @@ class IntentExampleInline(admin.TabularInline):
     extra = 3
 
 
+class IntentAnswerInline(admin.StackedInline):
+    model = IntentAnswer
+    fields = ("language", "text", "any_details", "enabled")
+    extra = 0
+    verbose_name_plural = (
+        "written answers: sent as written, with no model, to a question that is plainly "
+        "this intent (general, naming nothing else); anything more specific goes to a model"
+    )
+
+
 @admin.register(Intent)
 class IntentAdmin(admin.ModelAdmin):
-    list_display = ("name", "tier", "tier0", "escalate", "phrasings", "description")
+    list_display = ("name", "tier", "tier0", "escalate", "phrasings", "answers", "description")
     list_filter = ("tier", "tier0", "escalate")
     search_fields = ("name", "description", "examples__text")
-    inlines = [IntentExampleInline]
+    inlines = [IntentAnswerInline, IntentExampleInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Intent]:
-        return super().get_queryset(request).annotate(phrasing_count=Count("examples"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(phrasing_count=Count("examples", distinct=True))
+            .prefetch_related("answers")
+        )
 
     @admin.display(description="phrasings", ordering="phrasing_count")
     def phrasings(self, intent: Any) -> int:
         return int(intent.phrasing_count)
+
+    @admin.display(description="written answers")
+    def answers(self, intent: Intent) -> str:
+        return ", ".join(a.language for a in intent.answers.all() if a.enabled) or "-"
+
+
+@admin.register(IntentAnswer)
+class IntentAnswerAdmin(admin.ModelAdmin):
+    list_display = ("intent", "language", "excerpt", "any_details", "enabled", "updated_at")
+    list_filter = ("language", "enabled", "any_details")
+    list_select_related = ("intent",)
+    search_fields = ("intent__name", "text")
+    fields = ("intent", "language", "text", "any_details", "enabled")
+
+    @admin.display(description="answer")
+    def excerpt(self, answer: IntentAnswer) -> str:
+        return answer.text if len(answer.text) <= 90 else answer.text[:89] + "…"
 
 
 @admin.register(LLMCall)

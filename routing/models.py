@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -268,3 +269,47 @@ class IntentExample(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class IntentAnswer(models.Model):
+    """The shop's own answer to an intent, in one language.
+
+    A question that is plainly of that intent (confident, general, naming nothing the
+    answer does not cover) gets it as written, with no model: tier 0, instant, exactly
+    the shop's words. Anything more specific still goes to a model.
+    """
+
+    intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="answers")
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    text = models.TextField(max_length=2000)
+    any_details = models.BooleanField(
+        "also when the question names specifics",
+        default=False,
+        help_text="Serve it even when the question names a country, product, size, colour "
+        "or amount. Only for an answer that covers them all (a list of every country you "
+        "ship to does; 'Shipping is free over USD 75' does not answer 'to Canada?').",
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["intent", "language"]
+        verbose_name = "written answer"
+        constraints = [
+            models.UniqueConstraint(fields=["intent", "language"], name="intent_answer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.intent} ({self.language})"
+
+    def clean(self) -> None:
+        if not (self.text or "").strip():
+            raise ValidationError({"text": "Write the answer the shopper should get."})
+        intent = Intent.objects.filter(pk=self.intent_id).first() if self.intent_id else None
+        if intent is not None and (intent.tier0 or intent.escalate):
+            raise ValidationError(
+                {
+                    "intent": "This intent is answered from the customer's own orders or "
+                    "handed to a person; a written answer would never be sent."
+                }
+            )

@@ -17,6 +17,7 @@ import numpy as np
 from django.conf import settings
 
 from orders.context import order_context_build, order_context_rendering
+from routing.answers import written_answer
 from routing.decisions import RouteDecision, Turn, route_decide
 from routing.embeddings import embed_soon
 from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
@@ -24,6 +25,8 @@ from routing.models import LLMCall
 from routing.policies import PolicyVersion, policy_passages, policy_versions
 from routing.services.ledger import Prices, llm_call_record
 from routing.tier0 import tier0_answer
+from support_bot.cache.entities import question_entities
+from support_bot.cache.frames import answer_frame
 from support_bot.cache.keys import CacheQuery, context_digest
 from support_bot.cache.services import (
     CachedAnswer,
@@ -174,7 +177,14 @@ def _reply_write(
         and _answer_tier0(job, decision, shopper_text)
     ):
         return
-    _answer_llm(job, decision, shopper_text)
+    general = question_is_general(text=shopper_text, decision=decision)
+    written = written_answer_for(
+        text=shopper_text, decision=decision, language=job.language, general=general
+    )
+    if written is not None:
+        _answer_written(job, decision, written)
+        return
+    _answer_llm(job, decision, shopper_text, general=general and not _prompt_has_earlier_turns(job))
 
 
 def _remember(job: ReplyJob) -> ReplyJob:
@@ -240,12 +250,10 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
     )
     if answer is None:
         return False
-    stream = _Stream(job, beats=False)
-    stream.whole(answer.text)
-    total_ms = int((time.monotonic() - started) * 1000)
     # The shopper has the answer first; its ledger row (with the estimate of what tier 1
     # would have cost, most of this path's work) follows.
-    if _finish(job, answer.text):
+    total_ms = _send_ready(job, answer.text, started)
+    if total_ms is not None:
         llm_call_record(
             tier=0,
             outcome=LLMCall.Outcome.TIER0,
@@ -257,22 +265,58 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
     return True
 
 
-def _tier1_cost_estimate(job: ReplyJob, decision: RouteDecision) -> Decimal:
+def _tier1_cost_estimate(
+    job: ReplyJob, decision: RouteDecision, *, general: bool = False
+) -> Decimal:
     """What the cheapest tier-1 model would have charged for this message, estimated:
-    the prompt a tier-1 reply would send, with the order context at its mean size."""
+    the prompt a tier-1 reply would send, with the order context at its mean size (none
+    for a general question, whose prompt holds nobody's data)."""
     cheapest = next(candidates(1), None)
     if cheapest is None:
         return Decimal(0)
-    facts = ReplyFacts(orders_text="", policies=policy_versions())
+    facts = ReplyFacts(
+        orders_text=None if general else "", policies=policy_versions(), general=general
+    )
     mean = _order_context_tokens
     orders = settings.ORDER_CONTEXT_TOKENS if mean is None else round(mean)
-    tokens = prompt_tokens(reply_messages(job, decision, facts)) + orders
+    tokens = prompt_tokens(reply_messages(job, decision, facts)) + (0 if general else orders)
     return Prices.of(cheapest[1]).cost(
         prompt_tokens=tokens, completion_tokens=TIER0_COUNTERFACTUAL_REPLY_TOKENS
     )
 
 
-def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
+def written_answer_for(
+    *, text: str, decision: RouteDecision, language: str, general: bool
+) -> str | None:
+    """The answer the shop wrote for this message's intent (``routing.answers``), when
+    the message is plainly that intent: a general question (``general``, from
+    ``question_is_general``: confident, a tier-1 intent, about nobody's records) that
+    names no action beyond its intent and, unless the shop says the answer covers them,
+    no specifics (a country, a product, a size, an amount)."""
+    if not general or answer_frame(text, decision.intent):
+        return None
+    answer = written_answer(intent=decision.intent, language=language)
+    if answer is None or (not answer.any_details and question_entities(text)):
+        return None
+    return answer.text
+
+
+def _answer_written(job: ReplyJob, decision: RouteDecision, text: str) -> None:
+    """The shop's own answer, streamed like a live one: tier 0 in the ledger, with what
+    tier 1 would have cost."""
+    total_ms = _send_ready(job, text, time.monotonic())
+    if total_ms is not None:
+        llm_call_record(
+            tier=0,
+            outcome=LLMCall.Outcome.TIER0,
+            conversation_id=job.conversation_id,
+            message_id=job.reply_id,
+            avoided_cost_usd=_tier1_cost_estimate(job, decision, general=True),
+            total_ms=total_ms,
+        )
+
+
+def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str, *, general: bool) -> None:
     # --- answer cache (support_bot.cache) ---
     # An earlier answer to the same question, or the answer of the worker that is asking
     # the provider the same question right now; otherwise this worker asks and stores.
@@ -280,9 +324,6 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
     # policy versions. A first question that every shopper gets the same answer to is
     # written without the customer's data (the model sees no more of it than it needs),
     # so its answer is shared with every shopper.
-    general = not _prompt_has_earlier_turns(job) and question_is_general(
-        text=text, decision=decision
-    )
     facts = reply_facts(job, text, general=general)
     query = cache_query(
         text=text,
@@ -311,11 +352,8 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str) -> None:
 
 def _answer_cached(job: ReplyJob, hit: CachedAnswer) -> None:
     """Stream a cached answer like a live one, and put it in the ledger."""
-    started = time.monotonic()
-    stream = _Stream(job, beats=False)
-    stream.whole(hit.text)
-    total_ms = int((time.monotonic() - started) * 1000)
-    if _finish(job, hit.text):
+    total_ms = _send_ready(job, hit.text, time.monotonic())
+    if total_ms is not None:
         # After the answer, as for tier 0: the shopper does not wait for the books.
         llm_call_record(
             tier=hit.tier,
@@ -376,6 +414,14 @@ def _answer_live(
 
 def _prompt_has_earlier_turns(job: ReplyJob) -> bool:
     return bool(job.memory_summary) or bool(_split_history(job)[1])
+
+
+def _send_ready(job: ReplyJob, text: str, started: float) -> int | None:
+    """Stream a ready answer (tier 0, a written answer, a cache hit) and finish the reply:
+    the milliseconds it took, or None when the reply was no longer ours to finish."""
+    _Stream(job, beats=False).whole(text)
+    total_ms = int((time.monotonic() - started) * 1000)
+    return total_ms if _finish(job, text) else None
 
 
 def _finish(job: ReplyJob, text: str) -> bool:

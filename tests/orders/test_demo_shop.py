@@ -23,6 +23,8 @@ from orders.models import (
     ProductVariant,
     Shipment,
 )
+from routing.models import IntentAnswer
+from support_bot.services.demo_answers import DEMO_ANSWERS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -160,6 +162,8 @@ def test_seed_demo_twice_leaves_the_same_data_and_an_admin_and_agent_who_can_sig
     assert first["counts"]["Order"] == 1000
     assert "user admin, password admin-demo" in out.getvalue()
     assert Client().login(username="admin", password="admin-demo")
+    # The demo's written answers, once each however often it runs.
+    assert IntentAnswer.objects.count() == len(DEMO_ANSWERS)
     # The demo agent signs in where the console sends them, with the printed password.
     assert "user agent, password agent-demo" in out.getvalue()
     agent = Client()

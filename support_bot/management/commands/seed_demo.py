@@ -11,6 +11,7 @@ from django.utils import timezone
 from orders.demo_shop import demo_shop_data
 from orders.management.progress import ImportProgress
 from orders.services.shop_import import shop_import
+from support_bot.services.demo_answers import demo_answers_install
 from support_bot.services.demo_history import demo_history_seed
 
 # Demo logins, printed on purpose; never used outside a demo.
@@ -24,7 +25,8 @@ SUPPORT_AGENTS = "Support agents"
 class Command(BaseCommand):
     help = (
         "Fill the database with the demo shop (240 customers, 40 products, a year of 1,000 "
-        "orders, policies) and a demo admin login. Running it again leaves the same data."
+        "orders, policies, written answers to common questions) and demo admin and agent "
+        "logins. Running it again leaves the same data."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,8 +36,10 @@ class Command(BaseCommand):
         data = demo_shop_data(seed=options["seed"], today=timezone.localdate())
         summary = shop_import(data=data, progress=ImportProgress(self.stderr))
         self._users()
+        answers = demo_answers_install()
         history = demo_history_seed(days=90, seed=options["seed"], today=timezone.localdate())
         self.stdout.write(self.style.SUCCESS(f"Demo shop imported: {summary}"))
+        self.stdout.write(f"Demo written answers: {answers} (admin: Routing, Written answers)")
         self.stdout.write(f"Demo cost history: {history}")
         self.stdout.write(
             f"Demo admin: http://127.0.0.1:8000/admin/ user {ADMIN_USERNAME}, "
