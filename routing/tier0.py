@@ -273,8 +273,12 @@ def _status(order: OrderRow, lang: str, today: date) -> str:
     late = False
     for index, shipment in enumerate(shipments, start=1):
         when = ""
+        parcel_status = status.get(shipment["status"], shipment["status"])
         if shipment["delivered_at"]:
             when = text["delivered_on"].format(date=_date(shipment["delivered_at"], lang))
+            if shipment["status"] == "delivered":
+                # "delivered 31 Aug", not "delivered, delivered 31 Aug"
+                parcel_status, when = when.removeprefix(", "), ""
         elif shipment["estimated_delivery"]:
             late = shipment["estimated_delivery"] < today
             key = "late" if late else "eta"
@@ -284,7 +288,7 @@ def _status(order: OrderRow, lang: str, today: date) -> str:
                 index=index,
                 carrier=shipment["carrier"],
                 tracking=", ".join(str(n) for n in shipment["tracking_numbers"]) or "-",
-                status=status.get(shipment["status"], shipment["status"]),
+                status=parcel_status,
                 when=when,
             )
         )

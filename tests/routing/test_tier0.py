@@ -40,6 +40,29 @@ def test_order_status_names_the_order_and_its_parcels(customer: Customer) -> Non
     assert "DHL" in text and "JD014600003828" in text and "23 Nov 2026" in text
 
 
+@pytest.mark.parametrize(
+    ("language", "parcel"),
+    [
+        ("en", "Parcel 1 with UPS (tracking 1Z999): delivered 19 Nov 2026."),
+        ("de", "Paket 1 mit UPS (Sendungsnummer 1Z999): zugestellt am 19.11.2026."),
+    ],
+)
+def test_a_delivered_parcel_says_when_once(customer: Customer, language: str, parcel: str) -> None:
+    order = Order.objects.get(number="100001")
+    order.status = Order.Status.DELIVERED
+    order.save()
+    delivered = timezone.make_aware(datetime(2026, 11, 19, 14, 0))
+    ShipmentFactory(
+        order=order,
+        carrier="UPS",
+        tracking_numbers=["1Z999"],
+        status="delivered",
+        delivered_at=delivered,
+    )
+    text = answer(customer, "order_status", language=language)
+    assert text.endswith(parcel)
+
+
 def test_a_late_parcel_is_called_late(customer: Customer) -> None:
     order = Order.objects.get(number="100001")
     ShipmentFactory(order=order, estimated_delivery=TODAY - timedelta(days=3))
