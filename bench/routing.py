@@ -23,7 +23,7 @@ message (no history) and prints:
   a shuffled order, through the real cache (``cache_query``, ``cache_lookup``,
   ``cache_store``; the in-process store). A verified customer's answers are cached for that
   customer only; the replay shows anonymous shoppers, whose general answers are shared
-  (they get no tier 0: order questions need verification first).
+  (they get no tier 0: an order question is answered "verify it first", with no model).
 - the same replay for signed-in customers of the demo shop, each message from the next of
   its 240 customers: tier 0 answers order questions, a confident general question is
   answered without the customer's data and shared, the rest stay each customer's own.
@@ -284,6 +284,9 @@ def cached_replay(messages: list[tuple[str, str]], *, seed: int) -> None:
         decision = route_decide(text=text, customer_known=False)
         if decision.escalate:
             mix["person"] += 1
+            continue
+        if "needs_verification" in decision.reasons:
+            mix["asked to verify"] += 1  # an order question from a guest: no model
             continue
         general = question_is_general(text=text, decision=decision)
         if WRITTEN_ANSWERS and written_answer_for(

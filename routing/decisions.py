@@ -305,17 +305,19 @@ def route_decide(
     _conversation_rules(draft, text, vector, earlier)
     _text_rules(draft, text, order_value)
     language = message_language(text)
-    tier0 = (
+    # The shop's data would answer it, with no model...
+    answerable = (
         draft.top.tier0
-        and customer_known
         and not draft.escalate
         and draft.confidence >= LOW_CONFIDENCE
         and draft.tier0_margin >= _tier0_margin(language, draft.confidence)
         and "low_confidence" not in draft.reasons
         and draft.tier == 0
     )
+    # ...for a customer the chat knows; anyone else is asked to verify the order first.
+    tier0 = answerable and customer_known
     tier = 0 if tier0 else max(draft.tier, 1)
-    if draft.top.tier0 and not customer_known and not draft.escalate:
+    if answerable and not customer_known:
         draft.reasons.append("needs_verification")
     return RouteDecision(
         tier=tier,

@@ -242,6 +242,38 @@ def tier0_template(intent: str) -> str | None:
     return intent if intent in _OWN_TEMPLATE else "status"
 
 
+# A shopper who is neither signed in nor verified asks about an order: the data would
+# answer it, once the order is known to be theirs. The widget's link says "Ask about an
+# order? Verify it first" (it is in English on every page).
+VERIFY_FIRST = {
+    "en": "I can look that up as soon as I know the order is yours: choose \u201cAsk about an "
+    "order? Verify it first\u201d below and enter the order number with the email address or "
+    "postal code on it.",
+    "de": "Das sehe ich gern nach, sobald ich weiß, dass die Bestellung Ihre ist: Wählen Sie "
+    "unten \u201cAsk about an order? Verify it first\u201d und geben Sie die Bestellnummer mit "
+    "der E-Mail-Adresse oder Postleitzahl der Bestellung ein.",
+    "fr": "Je peux le vérifier dès que je sais que la commande est la vôtre : choisissez "
+    "\u00ab\u00a0Ask about an order? Verify it first\u00a0\u00bb ci-dessous et saisissez le "
+    "numéro de commande avec l'adresse e-mail ou le code postal de la commande.",
+    "es": "Puedo consultarlo en cuanto sepa que el pedido es suyo: elija \u00abAsk about an "
+    "order? Verify it first\u00bb abajo e introduzca el número de pedido con el correo "
+    "electrónico o el código postal del pedido.",
+}
+
+
+def tier0_verify_first(language: str) -> str:
+    """The answer to an order question from a shopper the chat does not know yet."""
+    return VERIFY_FIRST.get(language, VERIFY_FIRST["en"])
+
+
+def tier0_asked_to_verify(text: str) -> bool:
+    """Whether a bot turn was ``tier0_verify_first``'s answer (in any language)."""
+    return text.strip() in _VERIFY_FIRST_TEXTS
+
+
+_VERIFY_FIRST_TEXTS = frozenset(VERIFY_FIRST.values())
+
+
 def tier0_answer(
     *, intent: str, customer_id: int, message: str, language: str, today: date | None = None
 ) -> Tier0Answer | None:

@@ -24,7 +24,7 @@ from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_
 from routing.models import LLMCall
 from routing.policies import PolicyVersion, policy_passages, policy_versions
 from routing.services.ledger import Prices, llm_call_record
-from routing.tier0 import tier0_answer
+from routing.tier0 import tier0_answer, tier0_asked_to_verify, tier0_verify_first
 from support_bot.cache.entities import question_entities
 from support_bot.cache.frames import answer_frame
 from support_bot.cache.keys import CacheQuery, context_digest
@@ -158,7 +158,7 @@ def _reply_write(
     shopper_text, earlier = _split_history(job)
     decision = route_decide(
         text=shopper_text,
-        history=earlier,
+        history=_since_verified(earlier) if job.customer_id is not None else earlier,
         customer_known=job.customer_id is not None,
         # The conversation says which message this reply answers; a hint about another
         # one (the shopper wrote again meanwhile) is not used.
@@ -177,12 +177,15 @@ def _reply_write(
         and _answer_tier0(job, decision, shopper_text)
     ):
         return
+    if job.customer_id is None and "needs_verification" in decision.reasons:
+        _answer_without_model(job, decision, tier0_verify_first(job.language))
+        return
     general = question_is_general(text=shopper_text, decision=decision)
     written = written_answer_for(
         text=shopper_text, decision=decision, language=job.language, general=general
     )
     if written is not None:
-        _answer_written(job, decision, written)
+        _answer_without_model(job, decision, written)
         return
     _answer_llm(job, decision, shopper_text, general=general and not _prompt_has_earlier_turns(job))
 
@@ -204,6 +207,19 @@ def _split_history(job: ReplyJob) -> tuple[str, list[Turn]]:
         if turns[index].role == "shopper":
             return turns[index].text, turns[:index]
     return "", turns
+
+
+def _since_verified(turns: list[Turn]) -> list[Turn]:
+    """The turns routing weighs, once the customer is known: an order question that was
+    answered "verify it first" and is asked again after verifying is no repeat."""
+    kept: list[Turn] = []
+    for turn in turns:
+        if turn.role == "bot" and tier0_asked_to_verify(turn.text):
+            if kept and kept[-1].role == "shopper":
+                kept.pop()
+            continue
+        kept.append(turn)
+    return kept
 
 
 def reply_facts(job: ReplyJob, text: str, *, general: bool = False) -> ReplyFacts:
@@ -301,8 +317,9 @@ def written_answer_for(
     return answer.text
 
 
-def _answer_written(job: ReplyJob, decision: RouteDecision, text: str) -> None:
-    """The shop's own answer, streamed like a live one: tier 0 in the ledger, with what
+def _answer_without_model(job: ReplyJob, decision: RouteDecision, text: str) -> None:
+    """A ready answer that needs no model (the shop's written answer, the request to
+    verify an order first), streamed like a live one: tier 0 in the ledger, with what
     tier 1 would have cost."""
     total_ms = _send_ready(job, text, time.monotonic())
     if total_ms is not None:

@@ -416,6 +416,30 @@ async def test_a_tier0_reply_still_records_what_a_model_would_have_cost(
     assert least < row.avoided_cost_usd < most
 
 
+async def test_a_guest_asking_about_an_order_is_asked_to_verify_then_answered_from_it(
+    reply_workers: FakeProviderServer, customer: Customer
+) -> None:
+    ws, _ = await open_chat()
+    try:
+        await ask(ws, "Where is my order?")
+        first = await frames_until_done(ws)
+        await ws.send_json_to(
+            {"type": "verify", "order_number": "100001", "contact": customer.email}
+        )
+        verified = await ws.receive_json_from(timeout=5)
+        # Asked again once verified: no repeat, the order's status.
+        await ask(ws, "Where is my order?")
+        second = await frames_until_done(ws)
+    finally:
+        await ws.disconnect()
+    assert "Verify it first" in first[-1]["text"] and "100001" not in first[-1]["text"]
+    assert verified["type"] == "verified"
+    assert second[-1]["text"].startswith("Your order 100001")
+    assert reply_workers.stats()["requests"] == 0
+    row = await ledger_row(first[-1]["message_id"])
+    assert (row.tier, row.outcome, row.cost_usd) == (0, "tier0", 0)
+
+
 async def test_a_shopper_writing_german_on_an_english_page_is_answered_in_german(
     reply_workers: FakeProviderServer, customer: Customer
 ) -> None:
