@@ -228,6 +228,12 @@ def _parse_args() -> argparse.Namespace:
         help="a second phase with a zero-latency provider (the stack's ceiling)",
     )
     provider.add_argument("--zero-latency-think-ms", type=float, default=0)
+    parser.add_argument(
+        "--written-answers",
+        action="store_true",
+        help="keep the demo shop's written answers (by default the shop has written none, "
+        "as a new install; policy questions then go to the model or the answer cache)",
+    )
     provider.add_argument(
         "--floor",
         action="store_true",
@@ -1080,7 +1086,8 @@ class BenchRun:
         env = self._base_env()
         # A kept database is migrated again: the schema may have moved on since.
         t = time.monotonic()
-        for command in [["migrate", "-v0"]] + ([["seed_demo"]] if fresh else []):
+        seed = ["seed_demo"] + ([] if args.written_answers else ["--without-written-answers"])
+        for command in [["migrate", "-v0"]] + ([seed] if fresh else []):
             subprocess.run(
                 [PYTHON, "manage.py", *command],
                 cwd=ROOT,

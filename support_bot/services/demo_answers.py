@@ -7,6 +7,7 @@ describe the demo shop's own (imagined) site.
 from __future__ import annotations
 
 from routing.answers import written_answers_save
+from routing.models import IntentAnswer
 
 # {(intent, language): (answer, whether it also answers questions naming specifics)}
 DEMO_ANSWERS: dict[tuple[str, str], tuple[str, bool]] = {
@@ -230,3 +231,11 @@ DEMO_ANSWERS: dict[tuple[str, str], tuple[str, bool]] = {
 
 def demo_answers_install() -> int:
     return written_answers_save(DEMO_ANSWERS)
+
+
+def demo_answers_remove() -> int:
+    """Take the demo's answers out again (a shop that has written none, as a new install);
+    answers of the demo's intents and languages only. Returns how many are left of them."""
+    for intent, language in DEMO_ANSWERS:
+        IntentAnswer.objects.filter(intent__name=intent, language=language).delete()
+    return 0

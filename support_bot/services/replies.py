@@ -266,18 +266,7 @@ def _answer_tier0(job: ReplyJob, decision: RouteDecision, text: str) -> bool:
     )
     if answer is None:
         return False
-    # The shopper has the answer first; its ledger row (with the estimate of what tier 1
-    # would have cost, most of this path's work) follows.
-    total_ms = _send_ready(job, answer.text, started)
-    if total_ms is not None:
-        llm_call_record(
-            tier=0,
-            outcome=LLMCall.Outcome.TIER0,
-            conversation_id=job.conversation_id,
-            message_id=job.reply_id,
-            avoided_cost_usd=_tier1_cost_estimate(job, decision),
-            total_ms=total_ms,
-        )
+    _answer_without_model(job, decision, answer.text, started=started, general=False)
     return True
 
 
@@ -317,18 +306,26 @@ def written_answer_for(
     return answer.text
 
 
-def _answer_without_model(job: ReplyJob, decision: RouteDecision, text: str) -> None:
-    """A ready answer that needs no model (the shop's written answer, the request to
-    verify an order first), streamed like a live one: tier 0 in the ledger, with what
-    tier 1 would have cost."""
-    total_ms = _send_ready(job, text, time.monotonic())
+def _answer_without_model(
+    job: ReplyJob,
+    decision: RouteDecision,
+    text: str,
+    *,
+    started: float | None = None,
+    general: bool = True,
+) -> None:
+    """A ready answer that needs no model (from the customer's orders, the shop's written
+    answer, the request to verify an order first), streamed like a live one. The shopper
+    has it first; its ledger row follows: tier 0, with what tier 1 would have cost (most
+    of this path's work). ``general``: a prompt for it would hold nobody's orders."""
+    total_ms = _send_ready(job, text, time.monotonic() if started is None else started)
     if total_ms is not None:
         llm_call_record(
             tier=0,
             outcome=LLMCall.Outcome.TIER0,
             conversation_id=job.conversation_id,
             message_id=job.reply_id,
-            avoided_cost_usd=_tier1_cost_estimate(job, decision, general=True),
+            avoided_cost_usd=_tier1_cost_estimate(job, decision, general=general),
             total_ms=total_ms,
         )
 

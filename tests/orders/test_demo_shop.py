@@ -164,6 +164,10 @@ def test_seed_demo_twice_leaves_the_same_data_and_an_admin_and_agent_who_can_sig
     assert Client().login(username="admin", password="admin-demo")
     # The demo's written answers, once each however often it runs.
     assert IntentAnswer.objects.count() == len(DEMO_ANSWERS)
+    # The load benchmark's shop has written none.
+    call_command("seed_demo", "--without-written-answers", stdout=out, stderr=StringIO())
+    assert not IntentAnswer.objects.exists()
+    assert snapshot() == first
     # The demo agent signs in where the console sends them, with the printed password.
     assert "user agent, password agent-demo" in out.getvalue()
     agent = Client()

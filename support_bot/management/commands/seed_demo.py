@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders.demo_shop import demo_shop_data
 from orders.management.progress import ImportProgress
 from orders.services.shop_import import shop_import
-from support_bot.services.demo_answers import demo_answers_install
+from support_bot.services.demo_answers import demo_answers_install, demo_answers_remove
 from support_bot.services.demo_history import demo_history_seed
 
 # Demo logins, printed on purpose; never used outside a demo.
@@ -31,12 +31,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=7, help="Another seed, another shop.")
+        parser.add_argument(
+            "--without-written-answers",
+            action="store_true",
+            help="A shop that has written no answers of its own (bench/load.py).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         data = demo_shop_data(seed=options["seed"], today=timezone.localdate())
         summary = shop_import(data=data, progress=ImportProgress(self.stderr))
         self._users()
-        answers = demo_answers_install()
+        if options["without_written_answers"]:
+            answers = demo_answers_remove()
+        else:
+            answers = demo_answers_install()
         history = demo_history_seed(days=90, seed=options["seed"], today=timezone.localdate())
         self.stdout.write(self.style.SUCCESS(f"Demo shop imported: {summary}"))
         self.stdout.write(f"Demo written answers: {answers} (admin: Routing, Written answers)")
