@@ -384,7 +384,7 @@ class _SignedInReplay:
     def ask(self, text: str, customer: Customer) -> None:
         from routing.decisions import route_decide
         from routing.gateway import prompt_tokens
-        from support_bot.cache.keys import context_digest
+        from support_bot.cache.keys import context_digest, products_digest
         from support_bot.cache.services import cache_query, question_is_general
         from support_bot.selectors import ReplyJob, Turn
         from support_bot.services.replies import reply_facts, reply_messages, written_answer_for
@@ -405,7 +405,7 @@ class _SignedInReplay:
             history=(Turn(role="shopper", text=text),),
         )
         self.n += 1
-        facts = reply_facts(job, text, general=general)
+        facts = reply_facts(job, text, general=general, decision=decision)
         size = prompt_tokens(reply_messages(job, decision, facts))
         self.gpt += sized_cost("gpt-4.1", self.table, size)
         if not answered:
@@ -430,6 +430,7 @@ class _SignedInReplay:
             if facts.orders_text is None
             else context_digest(facts.orders_text),
             policy_versions=facts.policies,
+            products_fingerprint=products_digest(facts.products),
         )
         self.spent += _through_cache(query, text, decision.tier, model, price, self.mix)
 

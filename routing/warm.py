@@ -33,11 +33,15 @@ def _warm_policies(vector: np.ndarray) -> None:
     """Embed the current version of every policy's paragraphs (retrieval), which the
     first LLM reply of the process would otherwise wait for."""
     from routing.policies import policy_passages
+    from routing.products import products_warm
 
     try:
         policy_passages(vector)
+        products_warm()
     except Exception as error:  # e.g. not migrated yet: the first reply embeds them
-        logger.warning("policies not embedded in advance (%s); the first reply will", error)
+        logger.warning(
+            "policies and products not embedded in advance (%s); the first reply will", error
+        )
 
 
 def freeze_loaded() -> None:

@@ -92,8 +92,10 @@ def routing_defaults(request: pytest.FixtureRequest) -> None:
     # A flush and reinstall changes the catalogue's rows; the classifier must not keep
     # serving what it read before (it re-checks only every 30 s).
     from routing.classifier import reset as classifier_reset
+    from routing.products import reset as products_reset
 
     classifier_reset()
+    products_reset()
     from django.apps import apps
 
     handoff = importlib.import_module("support_bot.migrations.0003_handoff_console")

@@ -27,6 +27,7 @@ from django.conf import settings
 from orders.context import order_context_build, order_context_render
 from routing.classifier import catalogue_version
 from routing.policies import PolicyVersion, policy_versions
+from routing.products import ProductFact
 from support_bot.prompt import PROMPT_VERSION
 
 SHARED = "shared"
@@ -180,8 +181,17 @@ def cache_scope(*, intent: str, customer_id: int | None, prompt_has_customer: bo
     return SHARED
 
 
-def scope_key(*, scope: str, language: str, policies: str, context: str | None) -> str:
+def scope_key(
+    *, scope: str, language: str, policies: str, context: str | None, products: str = ""
+) -> str:
     parts = [scope, language or "en", policies]
     if scope != SHARED:
         parts.append(context or "")
+    if products:  # the answer was written from these products' facts
+        parts.append(products)
     return "\x1f".join(parts)
+
+
+def products_digest(products: Sequence[ProductFact]) -> str:
+    """A hash of the product facts a prompt held (prices and stock included); "" for none."""
+    return _digest("\x1e".join(p.line() for p in products)) if products else ""

@@ -133,6 +133,7 @@ def cache_query(
     prompt_has_customer: bool | None = None,
     context_fingerprint: str | None = None,
     policy_versions: Sequence[PolicyVersion] | None = None,
+    products_fingerprint: str = "",
 ) -> CacheQuery | None:
     """The cache's view of one shopper message, or None when it is not cacheable.
 
@@ -140,7 +141,8 @@ def cache_query(
     data (by default: whenever the shopper is signed in, as ``prompt_build`` does).
     ``context_fingerprint`` and ``policy_versions``: what the caller has already read for
     the prompt (``keys.context_digest`` of its order context, ``policy_versions()``), so
-    that they are not read twice.
+    that they are not read twice. ``products_fingerprint``: ``keys.products_digest`` of
+    the product facts in the prompt, so that a changed price or stock is a new scope.
     """
     if not settings.CACHE_ENABLED or uncacheable_reason(
         text=text, decision=decision, earlier_shopper_turns=earlier_shopper_turns
@@ -173,6 +175,7 @@ def cache_query(
             language=language,
             policies=keys.policy_fingerprint(policy_versions),
             context=context,
+            products=products_fingerprint,
         ),
         entities=question_entities(text),
         vector=vector.tobytes(),

@@ -23,11 +23,12 @@ from routing.embeddings import embed_soon
 from routing.gateway import NoModelAvailable, answer_stream, candidates, prompt_tokens
 from routing.models import LLMCall
 from routing.policies import PolicyVersion, policy_passages, policy_versions
+from routing.products import ProductFact, product_facts
 from routing.services.ledger import Prices, llm_call_record
 from routing.tier0 import tier0_answer, tier0_asked_to_verify, tier0_verify_first
 from support_bot.cache.entities import question_entities
 from support_bot.cache.frames import answer_frame
-from support_bot.cache.keys import CacheQuery, context_digest
+from support_bot.cache.keys import CacheQuery, context_digest, products_digest
 from support_bot.cache.services import (
     CachedAnswer,
     cache_discard_conversation,
@@ -74,6 +75,8 @@ class ReplyFacts:
     orders_text: str | None
     policies: tuple[PolicyVersion, ...]
     general: bool = False  # the answer is the same for every shopper: no customer data
+    # For a question about products: the catalogue's products it may mean.
+    products: tuple[ProductFact, ...] = ()
 
 
 class ReplyTakenOver(Exception):
@@ -222,7 +225,9 @@ def _since_verified(turns: list[Turn]) -> list[Turn]:
     return kept
 
 
-def reply_facts(job: ReplyJob, text: str, *, general: bool = False) -> ReplyFacts:
+def reply_facts(
+    job: ReplyJob, text: str, *, general: bool = False, decision: RouteDecision | None = None
+) -> ReplyFacts:
     orders_text = None
     if job.customer_id is not None and not general:
         rendering = order_context_rendering(
@@ -230,7 +235,14 @@ def reply_facts(job: ReplyJob, text: str, *, general: bool = False) -> ReplyFact
         )
         orders_text = rendering.text
         _order_context_rendered(rendering.tokens)
-    return ReplyFacts(orders_text=orders_text, policies=policy_versions(), general=general)
+    products = (
+        tuple(product_facts(decision.vector, intent=decision.intent))
+        if decision is not None and decision.vector is not None
+        else ()
+    )
+    return ReplyFacts(
+        orders_text=orders_text, policies=policy_versions(), general=general, products=products
+    )
 
 
 def _order_context_rendered(tokens: int) -> None:
@@ -254,6 +266,7 @@ def reply_messages(
         shop_name=settings.SHOP_NAME or "",
         orders_text=facts.orders_text,
         passages=passages,
+        products=facts.products,
         general=facts.general,
     )
 
@@ -338,7 +351,7 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str, *, general: b
     # policy versions. A first question that every shopper gets the same answer to is
     # written without the customer's data (the model sees no more of it than it needs),
     # so its answer is shared with every shopper.
-    facts = reply_facts(job, text, general=general)
+    facts = reply_facts(job, text, general=general, decision=decision)
     query = cache_query(
         text=text,
         decision=decision,
@@ -350,6 +363,7 @@ def _answer_llm(job: ReplyJob, decision: RouteDecision, text: str, *, general: b
         if facts.orders_text is None
         else context_digest(facts.orders_text),
         policy_versions=facts.policies,
+        products_fingerprint=products_digest(facts.products),
     )
     hit = cache_lookup(query)
     if hit is None:
