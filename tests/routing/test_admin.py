@@ -187,6 +187,7 @@ def test_a_shop_adds_an_intent_with_phrasings_and_routing_uses_it(
         "name": "gift_wrapping",
         "description": "Gift wrapping and gift messages.",
         "tier": 1,
+        **management("answers", 0, 0),
         **management("examples", 3, 0),
         "examples-0-text": "do you offer gift wrapping",
         "examples-1-text": "can you wrap it as a present",
