@@ -45,7 +45,9 @@ def test_every_staff_page_sends_strangers_and_shoppers_to_the_login(
             figures["probes sent"] += 1
             assert response.status_code in (302, 403), (who, page, response.status_code)
             if response.status_code == 302:
-                assert response["Location"].startswith("/admin/login/"), (who, page)
+                # Agents sign in on the console's own page; everyone else on the admin's.
+                login = "/agent/login/" if page.startswith("/agent/") else "/admin/login/"
+                assert response["Location"].startswith(login), (who, page)
 
 
 def test_a_form_post_without_its_csrf_token_is_refused(figures: Counter[str]) -> None:
