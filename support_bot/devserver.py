@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from orders.demo_shop import SHOP as DEMO_SHOP_NAME
 from support_bot.processes import asgi_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,9 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_bot.settings")
     os.environ.setdefault("LOCAL_MODEL_URL", f"http://127.0.0.1:{args.model_port}/v1")
+    if not args.no_seed:
+        # The demo shop's policies name it: the page, the widget and the prompts say so too.
+        os.environ.setdefault("SHOP_NAME", DEMO_SHOP_NAME)
     (ROOT / "var").mkdir(exist_ok=True)
     _manage("migrate", "--no-input", "-v", "0")
     if not args.no_seed:
