@@ -37,6 +37,7 @@ from support_bot.services.handoff import (
     shopper_message_receive,
     shopper_typing_frame,
 )
+from support_bot.services.messages import reply_after_verification
 from support_bot.streams import frame_event
 from support_bot.tasks import replies_resume, reply_enqueue
 from support_bot.websocket import WebsocketConsumer
@@ -294,6 +295,14 @@ class ChatConsumer(WebsocketConsumer):
             ) from None
         self.conversation.customer = customer
         await self._send({"type": "verified", "customer": {"name": customer.name}})
+        # The order question that waited for this is answered now, without asking again.
+        waiting = await database_sync_to_async(reply_after_verification)(
+            conversation_id=self.conversation.pk
+        )
+        if waiting is not None:
+            reply_id, question = waiting
+            await reply_enqueue(reply_id, question)
+            self._watch_again(reply_id)
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self._send({"type": "pong"})

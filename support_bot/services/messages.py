@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from routing.tier0 import tier0_asked_to_verify
 from support_bot.models import Conversation, Message
 
 # A reply whose worker has not written a heartbeat for this long is taken to be orphaned
@@ -95,6 +96,38 @@ def message_store(
             [_when(conversation.updated_at), conversation.pk],
         )
     return Received(shopper_message_id=shopper_id, reply_id=reply_id, created=True)
+
+
+def reply_after_verification(*, conversation_id: int) -> tuple[int, str] | None:
+    """The order question a guest was asked to verify the order for, queued again now
+    that the order is verified: (the new reply's id, the question). None when the last
+    message is anything but that request (the shopper has moved on, or a person holds
+    the conversation)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.state != Conversation.State.BOT:
+            return None
+        last = (
+            Message.objects.filter(conversation=conversation)
+            .select_related("reply_to")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if (
+            last is None
+            or last.role != Message.Role.BOT
+            or last.status != Message.Status.DONE
+            or last.reply_to is None
+            or not tier0_asked_to_verify(last.text)
+        ):
+            return None
+        reply = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            status=Message.Status.QUEUED,
+            reply_to=last.reply_to,
+        )
+        return reply.pk, last.reply_to.text
 
 
 def _already(message: Message) -> Received:

@@ -427,17 +427,43 @@ async def test_a_guest_asking_about_an_order_is_asked_to_verify_then_answered_fr
             {"type": "verify", "order_number": "100001", "contact": customer.email}
         )
         verified = await ws.receive_json_from(timeout=5)
-        # Asked again once verified: no repeat, the order's status.
+        # The question that waited is answered as soon as the order is verified.
+        answer = await frames_until_done(ws)
+        # Asked again afterwards, it is answered from the order again: no repeat.
         await ask(ws, "Where is my order?")
-        second = await frames_until_done(ws)
+        again = await frames_until_done(ws)
     finally:
         await ws.disconnect()
     assert "Verify it first" in first[-1]["text"] and "100001" not in first[-1]["text"]
     assert verified["type"] == "verified"
-    assert second[-1]["text"].startswith("Your order 100001")
+    assert answer[-1]["text"].startswith("Your order 100001")
+    assert answer[-1]["message_id"] != first[-1]["message_id"]
+    assert again[-1]["text"].startswith("Your order 100001")
     assert reply_workers.stats()["requests"] == 0
     row = await ledger_row(first[-1]["message_id"])
     assert (row.tier, row.outcome, row.cost_usd) == (0, "tier0", 0)
+    bot = [m async for m in Message.objects.filter(role="bot").order_by("id")]
+    # Both the request to verify and the answer reply to the one question.
+    assert bot[0].reply_to_id == bot[1].reply_to_id
+
+
+async def test_a_verified_guest_who_moved_on_is_not_answered_twice(
+    reply_workers: FakeProviderServer, customer: Customer
+) -> None:
+    ws, _ = await open_chat()
+    try:
+        await ask(ws, "Where is my order?")
+        await frames_until_done(ws)
+        await ask(ws, "What is your returns policy?")
+        await frames_until_done(ws)
+        await ws.send_json_to(
+            {"type": "verify", "order_number": "100001", "contact": customer.email}
+        )
+        assert (await ws.receive_json_from(timeout=5))["type"] == "verified"
+        assert await ws.receive_nothing(timeout=1.0)
+    finally:
+        await ws.disconnect()
+    assert await Message.objects.filter(role="bot").acount() == 2
 
 
 async def test_a_shopper_writing_german_on_an_english_page_is_answered_in_german(
