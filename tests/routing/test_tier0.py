@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from orders.models import Customer, Order, Payment
-from routing.tier0 import tier0_answer
+from routing.tier0 import VERIFY_FIRST, tier0_answer
 from tests.factories import OrderFactory, PaymentFactory, PolicyFactory, ShipmentFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
@@ -117,3 +119,13 @@ def test_no_refund_yet_is_said_plainly(customer: Customer) -> None:
     assert "no refund on order 100001 yet" in answer(
         customer, "refund_status", "refund for 100001?"
     )
+
+
+def test_the_verify_first_answer_names_the_widgets_link_as_the_widget_writes_it() -> None:
+    widget = (
+        Path(__file__).resolve().parents[2] / "support_bot/static/support_bot/widget.js"
+    ).read_text()
+    link = re.search(r"verifyLink: '([^']+)'", widget)
+    assert link is not None
+    for text in VERIFY_FIRST.values():
+        assert link.group(1) in text
