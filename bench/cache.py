@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import re
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -45,7 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval_labels import PERSON_LABELS, TIERS, popular_stream  # noqa: E402  (bench/, beside this file)
+from embedded import embedded_django  # noqa: E402  (bench/, beside this file)
+from eval_labels import PERSON_LABELS, TIERS, popular_stream  # noqa: E402
 
 PROMPT_TOKENS = 800
 REPLY_TOKENS = 150
@@ -54,18 +53,6 @@ ECOMMERCE = ("bitext", "curekart", "sofmattress")
 FALLBACK_THRESHOLDS = (0.86, 0.88, 0.90, 0.92, 0.94, 0.96, 1.01)
 _WORDS = re.compile(r"[a-z]+")
 _DIGITS = re.compile(r"\d+")
-
-
-def setup() -> None:
-    os.environ.setdefault("SUPPORT_BOT_VAR_DIR", tempfile.mkdtemp(prefix="bench-cache-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_bot.settings")
-    for name in ("DATABASE_URL", "REDIS_URL", "CACHE_REDIS_URL"):
-        os.environ.pop(name, None)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 class Row:
@@ -519,7 +506,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     sections = set(args.sections.split(","))
-    setup()
+    embedded_django("bench-cache-")
     rows = load(args.eval, args.banking, args.seed)
     _ROWS.update({row.text: row for row in rows})
     if "matching" in sections:

@@ -22,30 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from embedded import embedded_django  # noqa: E402  (bench/, beside this file)
+
 # Besides the intents that always escalate (asking for a person, anger): legal and
 # chargeback threats, which routing's rules hand to a person.
 HANDED_OFF = {"dispute"}
-
-
-def setup() -> None:
-    os.environ.setdefault("SUPPORT_BOT_VAR_DIR", tempfile.mkdtemp(prefix="bench-german-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_bot.settings")
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def load(path: Path) -> list[tuple[str, str]]:
@@ -163,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", type=Path, nargs="*")
     args = parser.parse_args()
-    setup()
+    embedded_django("bench-german-")
     files = args.files or sorted((ROOT / "bench" / "data").glob("*_messages*.jsonl"))
     for path in files:
         report(path)

@@ -43,10 +43,8 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from decimal import Decimal
@@ -60,7 +58,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval_labels import PERSON_LABELS, STRONGER, TIERS, popular_stream  # noqa: E402  (bench/, beside this file)
+from embedded import embedded_django  # noqa: E402  (bench/, beside this file)
+from eval_labels import PERSON_LABELS, STRONGER, TIERS, popular_stream  # noqa: E402
 
 # Realistic sizes for one LLM answer: system prompt and rules (~250), policy passages
 # (~150), the compressed order context (~300), recent turns (~100); a short answer.
@@ -78,18 +77,6 @@ AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*)|(\d[\d,]*)\s?(?:usd|eur|dollars?|eur
 
 # The replays answer as the app does, with the demo shop's written answers (--no-written-answers).
 WRITTEN_ANSWERS = True
-
-
-def setup() -> None:
-    os.environ.setdefault("SUPPORT_BOT_VAR_DIR", tempfile.mkdtemp(prefix="bench-routing-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_bot.settings")
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def load(eval_dir: Path, banking: int) -> list[tuple[str, str, str]]:
@@ -159,7 +146,7 @@ def main() -> None:
         help="replay without the demo shop's written answers",
     )
     args = parser.parse_args()
-    setup()
+    embedded_django("bench-routing-")
     global WRITTEN_ANSWERS
     WRITTEN_ANSWERS = not args.no_written_answers
     if WRITTEN_ANSWERS:
