@@ -27,6 +27,19 @@ from routing.models import (
 )
 
 
+class ReadOnlyAdminMixin:
+    """For records written once by the app (the ledger, the handoff's audit trail)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class TierRouteInline(admin.TabularInline):
     model = TierRoute
     fields = ("tier", "priority")
@@ -170,7 +183,7 @@ class IntentAnswerAdmin(admin.ModelAdmin):
 
 
 @admin.register(LLMCall)
-class LLMCallAdmin(admin.ModelAdmin):
+class LLMCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "tier",
@@ -191,12 +204,3 @@ class LLMCallAdmin(admin.ModelAdmin):
     # A million rows: no COUNT(*) of the whole table on every page.
     show_full_result_count = False
     raw_id_fields = ("conversation", "message", "llm_model")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

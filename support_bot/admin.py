@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from routing.admin import ReadOnlyAdminMixin
 from support_bot.models import (
     AgentAction,
     AgentPresence,
@@ -20,17 +21,6 @@ from support_bot.models import (
     Message,
     Rating,
 )
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
