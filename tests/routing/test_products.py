@@ -12,8 +12,8 @@ from routing import products
 from routing.decisions import route_decide
 from routing.products import product_facts
 from support_bot.cache.keys import products_digest
-from support_bot.selectors import ReplyJob, Turn
 from support_bot.services.replies import reply_facts, reply_messages
+from tests.support_bot.test_prompt import job as reply_job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -94,17 +94,7 @@ def test_the_prompt_holds_the_facts_and_a_price_change_is_a_new_cache_scope(
 ) -> None:
     text = "How much does the Packable Rain Jacket cost?"
     decision = route_decide(text=text, customer_known=True)
-    job = ReplyJob(
-        reply_id=1,
-        conversation_id=1,
-        attempt=1,
-        group="g",
-        conversation_state="bot",
-        language="en",
-        customer_id=customer.pk,
-        customer_name=customer.name,
-        history=(Turn(role="shopper", text=text),),
-    )
+    job = reply_job(customer, text)
     before = reply_facts(job, text, decision=decision)
     system = reply_messages(job, decision, before)[0]["content"]
     assert "Products the question may be about" in system
