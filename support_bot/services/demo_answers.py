@@ -233,9 +233,8 @@ def demo_answers_install() -> int:
     return written_answers_save(DEMO_ANSWERS)
 
 
-def demo_answers_remove() -> int:
+def demo_answers_remove() -> None:
     """Take the demo's answers out again (a shop that has written none, as a new install);
-    answers of the demo's intents and languages only. Returns how many are left of them."""
+    answers of the demo's intents and languages only."""
     for intent, language in DEMO_ANSWERS:
         IntentAnswer.objects.filter(intent__name=intent, language=language).delete()
-    return 0

@@ -42,7 +42,8 @@ class Command(BaseCommand):
         summary = shop_import(data=data, progress=ImportProgress(self.stderr))
         self._users()
         if options["without_written_answers"]:
-            answers = demo_answers_remove()
+            demo_answers_remove()
+            answers = 0
         else:
             answers = demo_answers_install()
         history = demo_history_seed(days=90, seed=options["seed"], today=timezone.localdate())
